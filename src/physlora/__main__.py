@@ -1,0 +1,5 @@
+import sys
+
+from physlora.cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""`physlora` command line: run, eval, train, ask, report, config show."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from physlora.errors import PhysloraError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _common(p: argparse.ArgumentParser, *, model_required: bool = False) -> None:
+    p.add_argument("--config", help="YAML config (see configs/); flags and key=value overrides win over it")
+    p.add_argument("--model", required=model_required, help="alias (smollm2-135m-instruct), hub id, directory or .gguf file")
+    p.add_argument("--system-prompt", help="system prompt for the chat template ('' for none)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.max_steps=20")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="physlora", description="LoRA fine-tuning and evaluation of small LLMs on physics Q&A")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="evaluate base -> LoRA fine-tune -> evaluate tuned -> report")
+    _common(p)
+    p.add_argument("--data", help="training data: bundled name, file or hub id")
+    p.add_argument("--eval-data", help="evaluation data (default: the training source's test split or a held-out part)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run folder from its last checkpoint")
+    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
+
+    p = sub.add_parser("eval", help="evaluate a model (optionally with an adapter) on one or more data sets")
+    _common(p, model_required=True)
+    p.add_argument("--adapter", help="LoRA adapter folder (as written by train)")
+    p.add_argument("--data", required=True, action="append", help="data set (bundled name, file or hub id); repeat for several")
+    p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
+    p.add_argument("--max-examples", type=int, help="evaluate only the first N examples of each set")
+    p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
+    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
+
+    p = sub.add_parser("train", help="LoRA fine-tune a model and save the adapter to OUT/adapter")
+    _common(p, model_required=False)
+    p.add_argument("--data", help="training data: bundled name, file or hub id")
+    p.add_argument("--split", help="split of a bundled/hub set (default: train)")
+    p.add_argument("--max-steps", type=int, help="optimizer steps")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT")
+    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
+
+    p = sub.add_parser("ask", help="answer one question (or chat when no question is given)")
+    _common(p, model_required=False)
+    p.add_argument("question", nargs="?", help="the question; omit it for an interactive chat")
+    p.add_argument("--adapter", help="LoRA adapter folder")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+
+    p = sub.add_parser("report", help="rebuild report.md from a run folder")
+    p.add_argument("run_dir")
+
+    p = sub.add_parser("config", help="configuration tools")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    c = csub.add_parser("show", help="print the resolved config")
+    c.add_argument("--config")
+    c.add_argument("overrides", nargs="*", metavar="key=value")
+    return parser
+
+
+def _resolve_config(args: argparse.Namespace):
+    from physlora.config import load_config
+
+    overrides = [o for o in getattr(args, "overrides", []) or []]
+    cfg = load_config(getattr(args, "config", None), overrides)
+    # explicit flags override both file and key=value
+    if getattr(args, "model", None):
+        cfg.model.name = args.model
+    if getattr(args, "system_prompt", None) is not None:
+        cfg.system_prompt = args.system_prompt or None
+    if getattr(args, "trust_remote_code", False):
+        cfg.model.trust_remote_code = True
+    if getattr(args, "skip_invalid", False):
+        cfg.data.skip_invalid = True
+    return cfg
+
+
+def _split_question_overrides(args: argparse.Namespace) -> None:
+    """`ask` takes one positional question; argparse may file it under overrides."""
+    if args.command == "ask" and args.question is None and args.overrides:
+        words = [o for o in args.overrides if "=" not in o]
+        if words:
+            args.question = " ".join(words)
+            args.overrides = [o for o in args.overrides if "=" in o]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        _split_question_overrides(args)
+        return _dispatch(args)
+    except PhysloraError as e:
+        print(f"physlora: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("physlora: interrupted; files already written are complete (results are written atomically)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        if e.errno == 28:  # ENOSPC
+            print(f"physlora: error: no space left on device while writing {e.filename or ''}; free disk and rerun", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        from physlora.report import build_report
+
+        run_dir = Path(args.run_dir)
+        if not (run_dir / "metrics.json").is_file():
+            raise PhysloraError(f"{run_dir} has no metrics.json: not a finished run folder")
+        print(build_report(run_dir))
+        return 0
+    if args.command == "config":
+        print(_resolve_config(args).to_yaml(), end="")
+        return 0
+    cfg = _resolve_config(args)
+    if args.command == "ask":
+        return _ask(args, cfg)
+    from physlora import pipeline  # heavy imports only for the commands that need them
+
+    if args.command == "run":
+        if args.data:
+            cfg.data.train = args.data
+        if args.eval_data:
+            cfg.data.eval = args.eval_data
+        pipeline.run(cfg, overwrite=args.overwrite, resume=args.resume)
+    elif args.command == "eval":
+        pipeline.evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
+                               max_examples=args.max_examples)
+        print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
+    elif args.command == "train":
+        if args.data:
+            cfg.data.train = args.data
+        if args.split:
+            cfg.data.train_split = args.split
+        if args.max_steps:
+            cfg.train.max_steps = args.max_steps
+        pipeline.train_only(cfg, Path(args.out), overwrite=args.overwrite, resume=args.resume)
+    return 0
+
+
+def _ask(args: argparse.Namespace, cfg) -> int:
+    from physlora.generate import generate_answers, stream_answer
+    from physlora.models import load_model
+    from physlora.prompting import encode_prompt
+
+    loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
+                        trust_remote_code=cfg.model.trust_remote_code)
+    if args.question:
+        answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
+                                  max_new_tokens=args.max_new_tokens, batch_size=1)[0]
+        print(answer)
+        return 0
+    print("physlora chat: type a question; /reset clears nothing (each question is answered on its own), /quit exits")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            return 0
+        if question in ("/quit", "/exit"):
+            return 0
+        if not question or question == "/reset":
+            continue
+        ids = encode_prompt(loaded.tokenizer, question, cfg.system_prompt)
+        print("model> ", end="", flush=True)
+        for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=args.max_new_tokens):
+            print(piece, end="", flush=True)
+        print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Typed, validated run configuration: YAML file + `key=value` overrides -> RunConfig.
+
+Unknown keys are errors that suggest the closest valid key, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from physlora.errors import PhysloraError
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_SYSTEM_PROMPT = "You are a physicist. Answer concisely and correctly."
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(_Section):
+    name: str = DEFAULT_MODEL
+    adapter: str | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    trust_remote_code: bool = False
+
+
+class DataSection(_Section):
+    train: str = "physlora-physics"
+    train_split: str = "train"
+    # eval source; None -> the test split of `train` (or a deterministic hold-out of it)
+    eval: str | None = None
+    eval_split: str = "test"
+    # native field -> source column, e.g. {question: input, answer: output}
+    columns: dict[str, str | list[str]] = Field(default_factory=dict)
+    test_size: float = Field(0.2, gt=0, lt=1)
+    max_train_examples: int | None = Field(None, gt=0)
+    max_eval_examples: int | None = Field(None, gt=0)
+    skip_invalid: bool = False
+
+
+class LoraSection(_Section):
+    r: int = Field(8, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    target_modules: str | list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+class TrainSection(_Section):
+    max_steps: int = Field(200, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+    batch_size: int = Field(1, gt=0)
+    grad_accum: int = Field(4, gt=0)
+    warmup_steps: int = Field(10, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    lr_scheduler: str = "linear"
+    max_length: int = Field(512, gt=8)
+    packing: bool = False
+    group_by_length: bool = True
+    logging_steps: int = Field(1, gt=0)
+    save_steps: int = Field(50, gt=0)
+    save_total_limit: int = Field(2, gt=0)
+    report_to: list[str] = Field(default_factory=list)
+    num_threads: int | None = Field(None, gt=0)
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class EvalSection(_Section):
+    max_new_tokens: int = Field(128, gt=0)
+    batch_size: int = Field(16, gt=0)
+    semantic: bool = True
+    nll: bool = True
+    physics_rel_tol: float = Field(0.05, gt=0)
+    bootstrap_resamples: int = Field(2000, gt=99)
+    samples_in_report: int = Field(5, ge=0)
+
+
+class RunConfig(_Section):
+    name: str = "demo"
+    output_dir: str = "runs"
+    seed: int = 42
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    lora: LoraSection = Field(default_factory=LoraSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(_known_keys(ann, prefix + name + "."))
+    return keys
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, _known_keys(RunConfig), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    problems = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{key}'{_suggest(key)}")
+        else:
+            problems.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+    return f"invalid config {source}: " + "; ".join(problems)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`train.max_steps=20` -> (['train', 'max_steps'], 20); the value is parsed as YAML."""
+    if "=" not in text:
+        raise PhysloraError(f"override '{text}' is not key=value (e.g. train.max_steps=20)")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict, path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise PhysloraError(f"override '{'.'.join(path)}': '{part}' is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read YAML (optional), apply overrides, validate. Raises PhysloraError on any problem."""
+    data: dict = {}
+    source = "(defaults)"
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise PhysloraError(f"config file not found: {p} (see configs/ for presets)")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise PhysloraError(f"config {p} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise PhysloraError(f"config {p} must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded or {}
+    for text in overrides or []:
+        apply_override(data, *parse_override(text))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise PhysloraError(_format_validation_error(e, source)) from None

@@ -1,0 +1,94 @@
+"""Batched greedy generation that returns only the new tokens of each answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+from physlora.prompting import encode_prompt
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """EOS ids from the tokenizer and the generation config (Llama 3 ends turns with <|eot_id|>)."""
+    ids = set()
+    for src in (getattr(model, "generation_config", None), tokenizer):
+        eos = getattr(src, "eos_token_id", None)
+        if isinstance(eos, int):
+            ids.add(eos)
+        elif eos:
+            ids.update(eos)
+    return sorted(ids)
+
+
+def _length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices grouped so each batch holds prompts of similar length (little left padding)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+@torch.inference_mode()
+def generate_answers(
+    model,
+    tokenizer,
+    questions: list[str],
+    *,
+    system_prompt: str | None,
+    max_new_tokens: int = 128,
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only."""
+    prompts = [encode_prompt(tokenizer, q, system_prompt) for q in questions]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids(model, tokenizer)[0]
+    device = next(model.parameters()).device
+    answers: list[str] = [""] * len(prompts)
+    for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
+        width = max(len(prompts[i]) for i in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            p = prompts[i]
+            ids[row, width - len(p) :] = torch.tensor(p)
+            mask[row, width - len(p) :] = 1
+        out = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            eos_token_id=stop_token_ids(model, tokenizer),
+            pad_token_id=pad_id,
+        )
+        for row, i in enumerate(batch):
+            answers[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+        if progress:
+            progress(len(batch))
+    return answers
+
+
+def stream_answer(model, tokenizer, prompt_ids: list[int], *, max_new_tokens: int = 256) -> Iterator[str]:
+    """Yield text pieces of one greedy answer as they are generated (for the chat REPL)."""
+    from threading import Thread
+
+    from transformers import TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt_ids], device=device)
+    kwargs = dict(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=stop_token_ids(model, tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        streamer=streamer,
+    )
+    thread = Thread(target=lambda: model.generate(**kwargs), daemon=True)
+    thread.start()
+    yield from streamer
+    thread.join()

@@ -1,0 +1,199 @@
+"""The recipes behind the CLI, each readable top to bottom:
+
+run   = load data + model -> evaluate base -> LoRA fine-tune -> evaluate tuned -> report
+eval  = evaluate one model (optionally + adapter) on one or more data sets
+train = LoRA fine-tune and save the adapter
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from physlora.config import EvalSection, RunConfig
+from physlora.data import Record, load_records, load_train_eval
+from physlora.errors import PhysloraError
+from physlora.evaluate import EvalOutput, compare, evaluate_records
+from physlora.metrics import SemanticScorer
+from physlora.models import load_model
+from physlora.report import build_report
+from physlora.results import environment, write_json, write_jsonl
+
+
+def say(msg: str) -> None:
+    print(f"[physlora] {msg}", flush=True)
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        if not overwrite:
+            raise PhysloraError(f"run folder {run_dir} exists; pass --overwrite to replace it or --resume to continue it")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _cap(records: list[Record], n: int | None) -> list[Record]:
+    return records[:n] if n else records
+
+
+def _semantic(cfg: EvalSection, records: list[Record]) -> SemanticScorer | None:
+    return SemanticScorer() if cfg.semantic and not all(r.is_mc for r in records) else None
+
+
+def eval_block(out: EvalOutput, source: str) -> dict:
+    return {"kind": out.kind, "n": len(out.rows), "source": source, "metrics": out.metrics, "by_topic": out.by_topic}
+
+
+def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
+    run_dir = cfg.run_dir
+    prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
+    (run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    write_json(run_dir / "environment.json", environment())
+    started = time.perf_counter()
+
+    d = cfg.data
+    train_set, eval_set = load_train_eval(
+        d.train, d.eval, train_split=d.train_split, eval_split=d.eval_split, columns=d.columns or None,
+        test_size=d.test_size, seed=cfg.seed, skip_invalid=d.skip_invalid,
+    )
+    for s in (train_set, eval_set):
+        if s.skipped:
+            say(s.skip_summary())
+    train_records = _cap(train_set.records, d.max_train_examples)
+    eval_records = _cap(eval_set.records, d.max_eval_examples)
+    _check_no_leak(train_records, eval_records)
+    say(f"data: {len(train_records)} train examples from {train_set.source}, {len(eval_records)} eval from {eval_set.source}")
+
+    loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
+    model, tok = loaded.model, loaded.tokenizer
+    say(f"model: {cfg.model.name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params) on {model.device}")
+    semantic = _semantic(cfg.eval, eval_records)
+
+    say("evaluating the base model")
+    base = evaluate_records(model, tok, eval_records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic, seed=cfg.seed, label="base")
+    _print_metrics("base", base)
+
+    from physlora.train import train_lora
+
+    say(f"LoRA fine-tuning for {cfg.train.max_steps} steps")
+    model, result = train_lora(
+        model, tok, train_records, run_dir, lora=cfg.lora, train=cfg.train,
+        system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+    )
+    if result.truncated:
+        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: their questions were shortened (answers kept)")
+    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+
+    say("evaluating the fine-tuned model")
+    tuned = evaluate_records(model, tok, eval_records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic, seed=cfg.seed, label="tuned")
+    _print_metrics("tuned", tuned)
+
+    n_res = cfg.eval.bootstrap_resamples
+    block = {
+        "kind": base.kind,
+        "n": len(base.rows),
+        "source": eval_set.source,
+        "base": base.metrics,
+        "tuned": tuned.metrics,
+        "comparison": compare(base, tuned, n_res, cfg.seed),
+        "by_topic": {"base": base.by_topic, "tuned": tuned.by_topic},
+    }
+    metrics = {
+        "config": cfg.model_dump(mode="json"),
+        "sets": {eval_set.source: block},
+        "train": {"steps": result.steps, "seconds": result.seconds, "n_train": len(train_records),
+                  "train_tokens": result.train_tokens, "truncated_rows": result.truncated},
+        "seconds_total": time.perf_counter() - started,
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    write_jsonl(run_dir / "predictions.jsonl", _paired_predictions(base, tuned))
+    report = build_report(run_dir)
+    say(f"report: {report}")
+    return run_dir
+
+
+def _check_no_leak(train: list[Record], test: list[Record]) -> None:
+    from physlora.metrics import normalize_answer
+
+    seen = {normalize_answer(r.question) for r in train}
+    leaked = [r.id for r in test if normalize_answer(r.question) in seen]
+    if leaked:
+        say(f"warning: {len(leaked)} eval questions also appear in the training data (e.g. {leaked[0]}); scores will be inflated")
+
+
+def _paired_predictions(base: EvalOutput, tuned: EvalOutput) -> list[dict]:
+    tuned_by_id = {r["id"]: r for r in tuned.rows}
+    rows = []
+    for b in base.rows:
+        t = tuned_by_id.get(b["id"], {})
+        row = {k: b[k] for k in ("id", "topic", "question", "choices", "reference") if k in b}
+        row["base_answer"], row["tuned_answer"] = b.get("prediction"), t.get("prediction")
+        row["base_scores"] = {m: b[m] for m in base.metric_names if m in b}
+        row["tuned_scores"] = {m: t[m] for m in tuned.metric_names if m in t}
+        rows.append(row)
+    return rows
+
+
+def _print_metrics(label: str, out: EvalOutput) -> None:
+    parts = []
+    for m in out.metric_names:
+        v = out.metrics[m]
+        parts.append(f"{m}={v['mean']:.3f} [{v['ci95'][0]:.3f},{v['ci95'][1]:.3f}]")
+    say(f"{label}: " + "  ".join(parts))
+
+
+def evaluate_sets(
+    model_name: str,
+    sources: list[str],
+    out_dir: Path,
+    cfg: RunConfig,
+    *,
+    adapter: str | None = None,
+    split: str | None = None,
+    max_examples: int | None = None,
+) -> dict:
+    """`physlora eval`: one metrics block per data set, predictions of all sets in one file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sets = {name: load_records(name, split, columns=cfg.data.columns or None, skip_invalid=cfg.data.skip_invalid) for name in sources}
+    for s in sets.values():
+        if s.skipped:
+            say(s.skip_summary())
+    loaded = load_model(model_name, adapter=adapter, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
+    semantic = None
+    blocks, predictions = {}, []
+    for name, loaded_set in sets.items():
+        records = _cap(loaded_set.records, max_examples)
+        if semantic is None and cfg.eval.semantic and not all(r.is_mc for r in records):
+            semantic = SemanticScorer()
+        out = evaluate_records(loaded.model, loaded.tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
+                               semantic=semantic, seed=cfg.seed, label=name)
+        _print_metrics(name, out)
+        blocks[loaded_set.source] = eval_block(out, loaded_set.source)
+        predictions += [{"set": loaded_set.source, **r} for r in out.rows]
+    result = {"model": model_name, "adapter": adapter, "sets": blocks, "environment": environment()}
+    write_json(out_dir / "metrics.json", result)
+    write_jsonl(out_dir / "predictions.jsonl", predictions)
+    return result
+
+
+def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """`physlora train`: fine-tune on the configured data and save out_dir/adapter."""
+    from physlora.train import train_lora
+
+    prepare_run_dir(out_dir, overwrite=overwrite, resume=resume)
+    (out_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    write_json(out_dir / "environment.json", environment())
+    d = cfg.data
+    train_set = load_records(d.train, d.train_split, columns=d.columns or None, skip_invalid=d.skip_invalid)
+    if train_set.skipped:
+        say(train_set.skip_summary())
+    records = _cap(train_set.records, d.max_train_examples)
+    loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
+    say(f"LoRA fine-tuning {cfg.model.name} on {len(records)} examples for {cfg.train.max_steps} steps")
+    _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
+                           system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+    write_json(out_dir / "train_summary.json", {"steps": result.steps, "seconds": result.seconds, "n_train": len(records),
+                                                "train_tokens": result.train_tokens, "final_loss": result.losses[-1]["loss"] if result.losses else None})
+    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    return result.adapter_dir
