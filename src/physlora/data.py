@@ -251,6 +251,8 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         col = mapping.get(field_name)
         if isinstance(col, list):
             return [row.get(c) for c in col]
+        if col is None and field_name in OPTIONAL_FIELDS:
+            col = field_name  # optional native fields may appear in some rows only
         return row.get(col) if col is not None else None
 
     for required in ("question", "answer"):

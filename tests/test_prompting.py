@@ -1,0 +1,60 @@
+from physlora.prompting import build_completion, build_prompt, encode_example, encode_prompt
+from physlora.scoring import reference_nll
+
+SYSTEM = "You are a physicist. Answer concisely and correctly."
+Q, A = "Why is the sky blue?", "Rayleigh scattering favours short wavelengths, proportional to 1/lambda^4."
+
+
+def test_chat_template_with_system_prompt(tokenizer):
+    prompt = build_prompt(tokenizer, Q, SYSTEM)
+    assert SYSTEM in prompt and Q in prompt and prompt.rstrip().endswith("assistant")
+
+
+def test_training_prompt_equals_inference_prompt(tokenizer):
+    ex = encode_example(tokenizer, Q, A, SYSTEM, max_length=512)
+    prompt_ids = encode_prompt(tokenizer, Q, SYSTEM)  # what generation is given
+    assert ex.input_ids[: len(prompt_ids)] == prompt_ids
+
+
+def test_loss_mask_covers_exactly_the_answer_tokens(tokenizer):
+    ex = encode_example(tokenizer, Q, A, SYSTEM, max_length=512)
+    n_prompt = len(encode_prompt(tokenizer, Q, SYSTEM))
+    assert all(label == -100 for label in ex.labels[:n_prompt])
+    answer_labels = ex.labels[n_prompt:]
+    assert -100 not in answer_labels and answer_labels == ex.input_ids[n_prompt:]
+    decoded = tokenizer.decode(answer_labels)
+    assert decoded == build_completion(tokenizer, Q, A, SYSTEM)
+    assert decoded.startswith(A) and decoded.endswith(tokenizer.eos_token)  # learns to stop
+
+
+def test_long_question_is_shortened_never_the_answer(tokenizer):
+    long_q = "Consider this. " * 200 + Q
+    ex = encode_example(tokenizer, long_q, A, SYSTEM, max_length=96)
+    assert ex.truncated and len(ex.input_ids) <= 96
+    answer = [t for t in ex.labels if t != -100]
+    assert tokenizer.decode(answer) == build_completion(tokenizer, Q, A, SYSTEM)
+    assert tokenizer.decode(ex.input_ids).startswith(build_prompt(tokenizer, "x", SYSTEM)[:30])  # template kept
+
+
+def test_plain_fallback_without_chat_template(tokenizer):
+    import copy
+
+    plain = copy.deepcopy(tokenizer)
+    plain.chat_template = None
+    assert build_prompt(plain, Q, None) == f"Question: {Q}\nAnswer:"
+    ex = encode_example(plain, Q, A, None, 512)
+    assert tokenizer.decode([t for t in ex.labels if t != -100]) == " " + A + plain.eos_token
+
+
+def test_reference_nll_equals_the_training_loss(small):
+    """The eval NLL uses exactly the tokens and mask of training: compare with the model's own loss."""
+    import torch
+
+    from physlora.data import Record
+
+    ex = encode_example(small.tokenizer, Q, A, SYSTEM, 512)
+    with torch.no_grad():
+        loss = small.model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item()
+    recs = [Record("a", Q, A), Record("b", "What is g?", "About 9.8 m/s^2 near the surface.")]
+    nll = reference_nll(small.model, small.tokenizer, recs, system_prompt=SYSTEM, batch_size=2)
+    assert abs(nll[0] - loss) < 1e-4
