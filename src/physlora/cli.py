@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from physlora.errors import PhysloraError
+from physlora.errors import PhysloraError, TrainingInterrupted
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _split_question_overrides(args)
         return _dispatch(args)
+    except TrainingInterrupted as e:
+        print(f"physlora: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except PhysloraError as e:
         print(f"physlora: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -7,3 +7,7 @@ and keeps its traceback.
 
 class PhysloraError(Exception):
     """A user-facing error: the message says what is wrong and what to do about it."""
+
+
+class TrainingInterrupted(PhysloraError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint; the run can be resumed."""

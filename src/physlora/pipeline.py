@@ -7,6 +7,8 @@ train = LoRA fine-tune and save the adapter
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 import time
 from pathlib import Path
@@ -70,24 +72,31 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     say(f"model: {cfg.model.name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params) on {model.device}")
     semantic = _semantic(cfg.eval, eval_records)
 
-    say("evaluating the base model")
-    base = evaluate_records(model, tok, eval_records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic, seed=cfg.seed, label="base")
-    _print_metrics("base", base)
+    base = _cached_or_evaluate(run_dir / "eval_base.json", resume, "base", model, tok, eval_records, cfg, semantic)
 
-    from physlora.train import train_lora
+    summary_path = run_dir / "train_summary.json"
+    if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
+        from physlora.models import attach_adapter
 
-    say(f"LoRA fine-tuning for {cfg.train.max_steps} steps")
-    model, result = train_lora(
-        model, tok, train_records, run_dir, lora=cfg.lora, train=cfg.train,
-        system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
-    )
-    if result.truncated:
-        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: their questions were shortened (answers kept)")
-    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+        say("resume: training already finished; loading its adapter")
+        model = attach_adapter(model, run_dir / "adapter").eval()
+        train_info = json.loads(summary_path.read_text(encoding="utf-8"))
+    else:
+        from physlora.train import train_lora
 
-    say("evaluating the fine-tuned model")
-    tuned = evaluate_records(model, tok, eval_records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic, seed=cfg.seed, label="tuned")
-    _print_metrics("tuned", tuned)
+        say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
+        model, result = train_lora(
+            model, tok, train_records, run_dir, lora=cfg.lora, train=cfg.train,
+            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+        )
+        if result.truncated:
+            say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
+                "their questions were shortened (answers kept)")
+        say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+        train_info = _train_summary(result, len(train_records))
+        write_json(summary_path, train_info)
+
+    tuned = _cached_or_evaluate(run_dir / "eval_tuned.json", resume, "tuned", model, tok, eval_records, cfg, semantic)
 
     n_res = cfg.eval.bootstrap_resamples
     block = {
@@ -102,8 +111,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     metrics = {
         "config": cfg.model_dump(mode="json"),
         "sets": {eval_set.source: block},
-        "train": {"steps": result.steps, "seconds": result.seconds, "n_train": len(train_records),
-                  "train_tokens": result.train_tokens, "truncated_rows": result.truncated},
+        "train": train_info,
         "seconds_total": time.perf_counter() - started,
     }
     write_json(run_dir / "metrics.json", metrics)
@@ -111,6 +119,27 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     report = build_report(run_dir)
     say(f"report: {report}")
     return run_dir
+
+
+def _train_summary(result, n_train: int) -> dict:
+    return {
+        "steps": result.steps, "seconds": result.seconds, "n_train": n_train,
+        "train_tokens": result.train_tokens, "truncated_rows": result.truncated,
+        "final_loss": result.losses[-1]["loss"] if result.losses else None,
+    }
+
+
+def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic) -> EvalOutput:
+    """Evaluate, keeping the result in the run folder so --resume never redoes a finished evaluation."""
+    if resume and path.is_file():
+        say(f"resume: reusing the {label} evaluation in {path.name}")
+        return EvalOutput(**json.loads(path.read_text(encoding="utf-8")))
+    say(f"evaluating the {label} model")
+    out = evaluate_records(model, tok, records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic,
+                           seed=cfg.seed, label=label)
+    _print_metrics(label, out)
+    write_json(path, dataclasses.asdict(out))
+    return out
 
 
 def _check_no_leak(train: list[Record], test: list[Record]) -> None:
@@ -193,7 +222,6 @@ def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume
     say(f"LoRA fine-tuning {cfg.model.name} on {len(records)} examples for {cfg.train.max_steps} steps")
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
                            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
-    write_json(out_dir / "train_summary.json", {"steps": result.steps, "seconds": result.seconds, "n_train": len(records),
-                                                "train_tokens": result.train_tokens, "final_loss": result.losses[-1]["loss"] if result.losses else None})
+    write_json(out_dir / "train_summary.json", _train_summary(result, len(records)))
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
     return result.adapter_dir

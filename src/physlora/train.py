@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +22,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from physlora.config import LoraSection, TrainSection
 from physlora.data import Record
-from physlora.errors import PhysloraError
+from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.prompting import encode_example
+from physlora.results import read_jsonl
 
 
 @dataclass
@@ -104,13 +108,11 @@ class JsonlLossLog(TrainerCallback):
 
     def __init__(self, path: Path):
         self.path = path
-        self.rows: list[dict] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs or "loss" not in logs:
             return
         row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-        self.rows.append(row)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -127,6 +129,53 @@ class NanGuard(TrainerCallback):
             self.bad_step = state.global_step
             control.should_training_stop = True
             control.should_save = False
+
+
+class StopOnSignal(TrainerCallback):
+    """SIGINT/SIGTERM during training: finish the current step, save a checkpoint, stop cleanly."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n[physlora] got {signal.Signals(signum).name}: saving a checkpoint after this step ...", flush=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.signal is not None:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+class DiskGuard(TrainerCallback):
+    """Stops before a checkpoint save that would not fit on the disk (a half-written checkpoint
+    is worse than none)."""
+
+    def __init__(self, folder: Path, need_bytes: int):
+        self.folder, self.need_bytes = folder, need_bytes
+        self.short: tuple[int, int] | None = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save or state.global_step % args.save_steps == 0:
+            free = shutil.disk_usage(self.folder).free
+            if free < self.need_bytes:
+                self.short = (free, self.need_bytes)
+                control.should_save = False
+                control.should_training_stop = True
 
 
 def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool):
@@ -153,9 +202,11 @@ def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool
         length_column_name="length",
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
         save_only_model=False,
         ddp_find_unused_parameters=False,
+        include_num_input_tokens_seen="non_padding",
     )
 
 
@@ -184,36 +235,73 @@ def train_lora(
     peft_model = lora_model(model, lora)
     peft_model.train()
     bf16 = next(model.parameters()).dtype == torch.bfloat16
+    last = _last_checkpoint(out_dir) if resume else None
     log = JsonlLossLog(out_dir / "train_log.jsonl")
-    guard = NanGuard()
+    _truncate_log(log.path, _checkpoint_step(last))  # steps after the checkpoint will be redone
+    guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, _checkpoint_bytes(peft_model))
     trainer = Trainer(
         model=peft_model,
         args=training_arguments(out_dir, train, seed, bf16),
         train_dataset=dataset,
         data_collator=make_collator(tokenizer, train.packing),
-        callbacks=[log, guard, *(extra_callbacks or [])],
+        callbacks=[log, guard, stop, disk, *(extra_callbacks or [])],
     )
     started = time.perf_counter()
-    last = _last_checkpoint(out_dir) if resume else None
-    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    stop.install()
+    try:
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+    finally:
+        stop.uninstall()
     seconds = time.perf_counter() - started
+    step = trainer.state.global_step
     if guard.bad_step is not None:
         raise PhysloraError(
             f"loss became NaN/inf at step {guard.bad_step}: lower train.learning_rate or check the data; "
             f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+        )
+    if disk.short is not None:
+        free, need = disk.short
+        raise PhysloraError(
+            f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
+            "free disk, then rerun with --resume"
+        )
+    if stop.signal is not None and step < train.max_steps:
+        raise TrainingInterrupted(
+            f"training interrupted at step {step}/{train.max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+            "rerun the same command with --resume to continue"
         )
     adapter_dir = out_dir / "adapter"
     if trainer.is_world_process_zero():
         peft_model.save_pretrained(str(adapter_dir), safe_serialization=True)
         tokenizer.save_pretrained(str(adapter_dir))
     peft_model.eval()
-    tokens = int(sum(dataset["length"])) if "length" in dataset.column_names else 0
-    result = TrainResult(adapter_dir, trainer.state.global_step, seconds, log.rows, tokens, truncated)
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    result = TrainResult(adapter_dir, step, seconds, _read_log(log.path), tokens, truncated)
     return peft_model, result
 
 
-def _last_checkpoint(out_dir: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def _checkpoint_step(checkpoint: Path | None) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint else 0
 
+
+def _checkpoint_bytes(model) -> int:
+    """Adapter + Adam moments (3 x trainable params, fp32) + a margin for RNG/scheduler/tokenizer files."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return int(trainable * 4 * 3 * 1.5) + 50_000_000
+
+
+def _read_log(path: Path) -> list[dict]:
+    return read_jsonl(path) if path.is_file() else []  # tolerates a line cut by kill -9
+
+
+def _truncate_log(path: Path, keep_through_step: int) -> None:
+    rows = [r for r in _read_log(path) if r["step"] <= keep_through_step]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _last_checkpoint(out_dir: Path) -> Path | None:
+    """The newest *complete* checkpoint (trainer_state.json is written last; a kill -9 during a
+    save leaves a folder without it, which is skipped)."""
     folder = out_dir / "checkpoints"
-    return Path(get_last_checkpoint(str(folder))) if folder.is_dir() and get_last_checkpoint(str(folder)) else None
+    done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()] if folder.is_dir() else []
+    return max(done, key=_checkpoint_step, default=None)
