@@ -70,3 +70,21 @@ def test_batched_generation_matches_one_at_a_time(small, fixtures):
     same = sum(a == b for a, b in zip(batched, single))
     assert same >= 5  # left padding may flip a near-tie in fp32; nearly all must match
     assert not any(b.startswith(q[:20]) for b, q in zip(batched, questions))  # only new tokens are decoded
+
+
+def test_merged_model_gives_the_same_logits_as_base_plus_adapter(trained, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from physlora.cli import main
+    from physlora.prompting import encode_example
+
+    assert main(["merge", "--model", "smollm2-135m-instruct", "--adapter", str(trained["out"] / "adapter"),
+                 "--out", str(tmp_path / "merged")]) == 0
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", dtype=torch.float32).eval()  # plain transformers
+    with_adapter = load_model("smollm2-135m-instruct", adapter=str(trained["out"] / "adapter"), device="cpu")
+    rec = trained["records"][0]
+    ids = torch.tensor([encode_example(with_adapter.tokenizer, rec.question, rec.answer, SYSTEM, 256).input_ids])
+    with torch.no_grad():
+        a, b = merged(input_ids=ids).logits, with_adapter.model(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-3, rtol=1e-4), (a - b).abs().max()

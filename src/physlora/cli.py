@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", help="LoRA adapter folder")
     p.add_argument("--max-new-tokens", type=int, default=256)
 
+    p = sub.add_parser("merge", help="fold a LoRA adapter into the base model and save it (plain transformers folder)")
+    _common(p)
+    p.add_argument("--adapter", required=True, help="LoRA adapter folder")
+    p.add_argument("--out", required=True, help="output folder for the merged model")
+
     p = sub.add_parser("report", help="rebuild report.md from a run folder")
     p.add_argument("run_dir")
 
@@ -132,6 +137,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     cfg = _resolve_config(args)
     if args.command == "ask":
         return _ask(args, cfg)
+    if args.command == "merge":
+        from physlora.models import merge_adapter
+
+        out = merge_adapter(cfg.model.name, args.adapter, args.out, dtype="float32" if cfg.model.dtype == "auto" else cfg.model.dtype)
+        print(f"merged model written to {out} (load it with AutoModelForCausalLM.from_pretrained)")
+        return 0
     from physlora import pipeline  # heavy imports only for the commands that need them
 
     if args.command == "run":

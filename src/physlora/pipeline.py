@@ -20,7 +20,7 @@ from physlora.evaluate import EvalOutput, compare, evaluate_records
 from physlora.metrics import SemanticScorer
 from physlora.models import load_model
 from physlora.report import build_report
-from physlora.results import environment, write_json, write_jsonl
+from physlora.results import atomic_write_text, environment, is_main_process, write_json, write_jsonl
 
 
 def say(msg: str) -> None:
@@ -28,6 +28,8 @@ def say(msg: str) -> None:
 
 
 def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:
+    if not is_main_process():
+        return  # rank 0 owns the run folder
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if not overwrite:
             raise PhysloraError(f"run folder {run_dir} exists; pass --overwrite to replace it or --resume to continue it")
@@ -50,8 +52,9 @@ def eval_block(out: EvalOutput, source: str) -> dict:
 def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
     run_dir = cfg.run_dir
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
-    (run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-    write_json(run_dir / "environment.json", environment())
+    if not is_main_process():  # other ranks of `accelerate launch` only help with training
+        return train_only(cfg, run_dir, resume=resume)
+    _write_provenance(cfg, run_dir)
     started = time.perf_counter()
 
     d = cfg.data
@@ -119,6 +122,11 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     report = build_report(run_dir)
     say(f"report: {report}")
     return run_dir
+
+
+def _write_provenance(cfg: RunConfig, folder: Path) -> None:
+    write_json(folder / "environment.json", environment())
+    atomic_write_text(folder / "config.yaml", cfg.to_yaml())
 
 
 def _train_summary(result, n_train: int) -> dict:
@@ -211,8 +219,8 @@ def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume
     from physlora.train import train_lora
 
     prepare_run_dir(out_dir, overwrite=overwrite, resume=resume)
-    (out_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-    write_json(out_dir / "environment.json", environment())
+    if is_main_process():
+        _write_provenance(cfg, out_dir)
     d = cfg.data
     train_set = load_records(d.train, d.train_split, columns=d.columns or None, skip_invalid=d.skip_invalid)
     if train_set.skipped:
@@ -222,6 +230,7 @@ def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume
     say(f"LoRA fine-tuning {cfg.model.name} on {len(records)} examples for {cfg.train.max_steps} steps")
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
                            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
-    write_json(out_dir / "train_summary.json", _train_summary(result, len(records)))
+    if is_main_process():
+        write_json(out_dir / "train_summary.json", _train_summary(result, len(records)))
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
     return result.adapter_dir
