@@ -101,7 +101,14 @@ def _split_question_overrides(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # key=value overrides may sit anywhere among the flags (argparse only takes one positional run)
+    args, extra = parser.parse_known_args(argv)
+    stray = [e for e in extra if e.startswith("-") or "=" not in e]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = list(getattr(args, "overrides", None) or []) + extra
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         _split_question_overrides(args)

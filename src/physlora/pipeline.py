@@ -24,7 +24,8 @@ from physlora.results import atomic_write_text, environment, is_main_process, wr
 
 
 def say(msg: str) -> None:
-    print(f"[physlora] {msg}", flush=True)
+    if is_main_process():
+        print(f"[physlora] {msg}", flush=True)
 
 
 def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:

@@ -38,10 +38,12 @@ class TrainResult:
 
 
 def set_threads(num_threads: int | None) -> None:
-    """Use every core for intra-op work on CPU (torch defaults can undershoot in containers)."""
+    """Share the cores among the processes on this machine (1 unless launched with accelerate/torchrun):
+    torch's default can oversubscribe, which slows every rank."""
     if not torch.cuda.is_available():
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(num_threads or cores)
+        local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(num_threads or max(1, cores // local_procs))
 
 
 def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int):
@@ -207,7 +209,15 @@ def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool
         save_only_model=False,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding",
+        # without an accelerator, DDP across processes (accelerate launch / torchrun) runs on gloo
+        use_cpu=not _has_accelerator(),
+        ddp_backend="gloo" if not _has_accelerator() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
     )
+
+
+def _has_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps and mps.is_available())
 
 
 def train_lora(
