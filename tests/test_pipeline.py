@@ -20,7 +20,7 @@ def run_dir(tmp_path_factory, fixtures):
 
 def test_run_writes_the_whole_run_folder(run_dir):
     for name in ("config.yaml", "environment.json", "metrics.json", "predictions.jsonl", "train_log.jsonl",
-                 "report.md", "adapter/adapter_model.safetensors", "adapter/adapter_config.json", "loss.png"):
+                 "report.md", "report.html", "adapter/adapter_model.safetensors", "adapter/adapter_config.json", "loss.png"):
         assert (run_dir / name).is_file(), name
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["torch"] and env["transformers"] and env["peft"]
@@ -51,6 +51,8 @@ def test_predictions_pair_base_and_tuned_answers(run_dir):
 def test_report_shows_table_loss_and_samples_and_rebuilds(run_dir):
     text = (run_dir / "report.md").read_text()
     assert "ROUGE-L" in text and "95% CI" in text and "Training loss" in text and "base:" in text
+    html = (run_dir / "report.html").read_text()
+    assert "<table>" in html and "data:image/png;base64," in html and 'src="loss.png"' not in html  # self-contained
     (run_dir / "report.md").unlink()
     assert main(["report", str(run_dir)]) == 0
     assert (run_dir / "report.md").read_text() == text
@@ -74,3 +76,14 @@ def test_eval_on_several_sets_with_adapter(run_dir, fixtures, tmp_path):
 def test_existing_run_folder_needs_overwrite(run_dir, capsys):
     rc = main(["run", "--data", "x.jsonl", f"output_dir={run_dir.parent}", "name=e2e"])
     assert rc == 2 and "--overwrite" in capsys.readouterr().err
+
+
+def test_loss_lr_and_eval_metrics_go_to_tensorboard(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for events in (run_dir / "tensorboard").rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/learning_rate", "eval_base/rouge_l", "eval_tuned/rouge_l"} <= tags

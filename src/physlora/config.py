@@ -65,7 +65,9 @@ class TrainSection(_Section):
     logging_steps: int = Field(1, gt=0)
     save_steps: int = Field(50, gt=0)
     save_total_limit: int = Field(2, gt=0)
-    report_to: list[str] = Field(default_factory=list)
+    # where loss/lr/eval metrics go: tensorboard (event files in RUN/tensorboard), mlflow (RUN/mlruns unless
+    # MLFLOW_TRACKING_URI is set), or [] for none
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=lambda: ["tensorboard"])
     num_threads: int | None = Field(None, gt=0)
 
     @field_validator("report_to", mode="before")

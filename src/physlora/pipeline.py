@@ -20,6 +20,7 @@ from physlora.evaluate import EvalOutput, compare, evaluate_records
 from physlora.metrics import SemanticScorer
 from physlora.models import load_model
 from physlora.report import build_report
+from physlora.tracking import log_eval_metrics
 from physlora.results import atomic_write_text, environment, is_main_process, write_json, write_jsonl
 
 
@@ -148,6 +149,7 @@ def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, record
                            seed=cfg.seed, label=label)
     _print_metrics(label, out)
     write_json(path, dataclasses.asdict(out))
+    log_eval_metrics(path.parent, cfg.train.report_to, out.metrics, prefix=f"eval_{label}")
     return out
 
 

@@ -25,6 +25,7 @@ from physlora.data import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.prompting import encode_example
 from physlora.results import read_jsonl
+from physlora.tracking import configure_tracking
 
 
 @dataclass
@@ -181,8 +182,7 @@ class DiskGuard(TrainerCallback):
 
 
 def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool):
-    # transformers 5 takes the TensorBoard folder from the environment only
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out_dir / "tensorboard"))
+    configure_tracking(out_dir, train.report_to)
     return TrainingArguments(
         output_dir=str(out_dir / "checkpoints"),
         max_steps=train.max_steps,
