@@ -58,3 +58,9 @@ def test_reference_nll_equals_the_training_loss(small):
     recs = [Record("a", Q, A), Record("b", "What is g?", "About 9.8 m/s^2 near the surface.")]
     nll = reference_nll(small.model, small.tokenizer, recs, system_prompt=SYSTEM, batch_size=2)
     assert abs(nll[0] - loss) < 1e-4
+
+
+def test_chat_history_enters_the_prompt(tokenizer):
+    p = build_prompt(tokenizer, "And on the Moon?", SYSTEM, history=[("What is g on Earth?", "About 9.8 m/s^2.")])
+    assert p.index("What is g on Earth?") < p.index("About 9.8 m/s^2.") < p.index("And on the Moon?")
+    assert build_prompt(tokenizer, Q, SYSTEM, history=[]) == build_prompt(tokenizer, Q, SYSTEM)

@@ -174,9 +174,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace, cfg) -> int:
-    from physlora.generate import generate_answers, stream_answer
+    from physlora.generate import generate_answers
     from physlora.models import load_model
-    from physlora.prompting import encode_prompt
 
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
@@ -185,21 +184,39 @@ def _ask(args: argparse.Namespace, cfg) -> int:
                                   max_new_tokens=args.max_new_tokens, batch_size=1)[0]
         print(answer)
         return 0
-    print("physlora chat: type a question; /reset clears nothing (each question is answered on its own), /quit exits")
+    chat(loaded, cfg.system_prompt, args.max_new_tokens)
+    return 0
+
+
+def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print) -> None:
+    """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves."""
+    from physlora.generate import stream_answer
+    from physlora.prompting import encode_prompt
+
+    history: list[tuple[str, str]] = []
+    write("physlora chat: ask a physics question; /reset starts a new conversation, /quit exits")
     while True:
         try:
-            question = input("you> ").strip()
-        except EOFError:
-            return 0
+            question = read("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            return
         if question in ("/quit", "/exit"):
-            return 0
-        if not question or question == "/reset":
+            return
+        if question == "/reset":
+            history.clear()
+            write("(conversation cleared)")
             continue
-        ids = encode_prompt(loaded.tokenizer, question, cfg.system_prompt)
-        print("model> ", end="", flush=True)
-        for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=args.max_new_tokens):
-            print(piece, end="", flush=True)
-        print()
+        if not question:
+            continue
+        ids = encode_prompt(loaded.tokenizer, question, system_prompt, history)
+        write("model> ", end="", flush=True)
+        pieces = []
+        for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):
+            pieces.append(piece)
+            write(piece, end="", flush=True)
+        write("")
+        history.append((question, "".join(pieces).strip()))
 
 
 if __name__ == "__main__":

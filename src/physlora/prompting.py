@@ -15,19 +15,26 @@ def has_chat_template(tokenizer) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def _messages(question: str, system_prompt: str | None) -> list[dict[str, str]]:
+def _messages(
+    question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
+) -> list[dict[str, str]]:
     msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for q, a in history:
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
     return msgs + [{"role": "user", "content": question}]
 
 
-def build_prompt(tokenizer, question: str, system_prompt: str | None) -> str:
-    """The text the model sees before its answer."""
+def build_prompt(
+    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
+) -> str:
+    """The text the model sees before its answer (after earlier (question, answer) turns, in a chat)."""
     if has_chat_template(tokenizer):
         return tokenizer.apply_chat_template(
-            _messages(question, system_prompt), tokenize=False, add_generation_prompt=True
+            _messages(question, system_prompt, history), tokenize=False, add_generation_prompt=True
         )
     prefix = f"{system_prompt}\n\n" if system_prompt else ""
-    return prefix + PLAIN_PROMPT.format(question=question)
+    turns = "".join(PLAIN_PROMPT.format(question=q) + f" {a}\n\n" for q, a in history)
+    return prefix + turns + PLAIN_PROMPT.format(question=question)
 
 
 def build_completion(tokenizer, question: str, answer: str, system_prompt: str | None) -> str:
@@ -49,8 +56,10 @@ def build_completion(tokenizer, question: str, answer: str, system_prompt: str |
     return completion
 
 
-def encode_prompt(tokenizer, question: str, system_prompt: str | None) -> list[int]:
-    return tokenizer(build_prompt(tokenizer, question, system_prompt), add_special_tokens=False)["input_ids"]
+def encode_prompt(
+    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
+) -> list[int]:
+    return tokenizer(build_prompt(tokenizer, question, system_prompt, history), add_special_tokens=False)["input_ids"]
 
 
 @dataclass

@@ -1,0 +1,53 @@
+"""The command line as a user types it."""
+
+import subprocess
+import sys
+
+from physlora.cli import main
+
+
+def physlora(*args, stdin=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "physlora", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def test_ask_prints_only_the_answer():
+    proc = physlora("ask", "--model", "smollm2-135m-instruct", "--max-new-tokens", "12", "What is the SI unit of force?")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    answer = proc.stdout.strip()
+    assert answer and "<|im_" not in answer and not answer.startswith("What is the SI unit")
+
+
+def test_chat_repl_streams_resets_and_quits():
+    proc = physlora("ask", "--model", "smollm2-135m-instruct", "--max-new-tokens", "8",
+                    stdin="What is g on Earth?\nAnd on the Moon?\n/reset\nWhat is a joule?\n/quit\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert out.count("model> ") == 3 and "(conversation cleared)" in out
+
+
+def test_every_subcommand_has_help(capsys):
+    for cmd in ("run", "eval", "train", "ask", "merge", "report", "config"):
+        try:
+            main([cmd, "--help"])
+        except SystemExit as e:
+            assert e.code == 0
+        assert "usage: physlora" in capsys.readouterr().out
+
+
+def test_report_on_a_folder_without_results_is_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metrics.json" in err
+
+
+def test_bad_config_value_exits_2(capsys):
+    assert main(["config", "show", "lora.r=0"]) == 2
+    assert "lora.r" in capsys.readouterr().err
+
+
+def test_bad_data_file_exits_2_naming_the_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": "a"}\n{broken\n')
+    rc = main(["eval", "--model", "smollm2-135m-instruct", "--data", str(bad), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "bad.jsonl:2" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "metrics.json").exists()
