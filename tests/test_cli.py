@@ -51,3 +51,20 @@ def test_bad_data_file_exits_2_naming_the_line(tmp_path, capsys):
     rc = main(["eval", "--model", "smollm2-135m-instruct", "--data", str(bad), "--out", str(tmp_path / "o")])
     assert rc == 2 and "bad.jsonl:2" in capsys.readouterr().err
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_interrupted_eval_resumes_from_answers_already_written(tmp_path, fixtures):
+    """Answers saved batch by batch are reused by --resume: only the missing ones are generated."""
+    out = tmp_path / "ev"
+    out.mkdir()
+    data = fixtures / "mini.jsonl"
+    partial = out / ("answers_" + "".join(c if c.isalnum() else "_" for c in str(data))[-80:] + ".partial.jsonl")
+    partial.write_text('{"id": "t1", "prediction": "F = m a, said the cache."}\n{"id": "t2", "predicti')  # cut by a crash
+    args = ["eval", "--model", "smollm2-135m-instruct", "--data", str(data), "--max-examples", "3", "--out", str(out),
+            "eval.max_new_tokens=6", "eval.semantic=false", "eval.nll=false", "--resume"]
+    assert main(args) == 0
+    import json
+
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert rows[0]["prediction"] == "F = m a, said the cache." and rows[1]["prediction"] and len(rows) == 3
+    assert not partial.exists()

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
     p.add_argument("--max-examples", type=int, help="evaluate only the first N examples of each set")
     p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
+    p.add_argument("--resume", action="store_true", help="reuse answers an interrupted eval already wrote to OUT")
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
 
     p = sub.add_parser("train", help="LoRA fine-tune a model and save the adapter to OUT/adapter")
@@ -160,7 +161,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         pipeline.run(cfg, overwrite=args.overwrite, resume=args.resume)
     elif args.command == "eval":
         pipeline.evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
-                               max_examples=args.max_examples)
+                               max_examples=args.max_examples, resume=args.resume)
         print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
     elif args.command == "train":
         if args.data:

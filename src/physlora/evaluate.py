@@ -7,9 +7,11 @@ physics-aware answer checking and reference NLL; multiple-choice sets (records w
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -18,6 +20,7 @@ from physlora.data import Record
 from physlora.generate import generate_answers
 from physlora.metrics import SemanticScorer, exact_match, rouge_l, token_f1
 from physlora.physics_check import check_answer
+from physlora.results import read_jsonl
 from physlora.scoring import reference_nll, score_multiple_choice
 from physlora.stats import bootstrap_ci, paired_comparison
 
@@ -68,7 +71,10 @@ def evaluate_records(
     semantic: SemanticScorer | None = None,
     seed: int = 0,
     label: str = "eval",
+    cache: Path | None = None,
 ) -> EvalOutput:
+    """Score `model` on `records`. With `cache`, generated answers are appended to that JSONL file
+    batch by batch, and answers already there are reused: an interrupted eval resumes."""
     model.eval()
     if is_multiple_choice(records):
         mc = [r for r in records if r.is_mc]
@@ -77,17 +83,7 @@ def evaluate_records(
         rows = [_base_row(r) | s for r, s in zip(mc, scored)]
         return summarize(EvalOutput("mc", rows), cfg.bootstrap_resamples, seed)
 
-    questions = [r.question for r in records]
-    with _bar(len(records), f"{label}: generating") as bar:
-        answers = generate_answers(
-            model,
-            tokenizer,
-            questions,
-            system_prompt=system_prompt,
-            max_new_tokens=cfg.max_new_tokens,
-            batch_size=cfg.batch_size,
-            progress=bar.update,
-        )
+    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache)
     rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol) for r, a in zip(records, answers)]
     if semantic is not None:
         for row, s in zip(rows, semantic.similarity(answers, [r.answer for r in records])):
@@ -98,6 +94,24 @@ def evaluate_records(
         for row, v in zip(rows, nll):
             row["ref_nll"] = v
     return summarize(EvalOutput("freeform", rows), cfg.bootstrap_resamples, seed)
+
+
+def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None):
+    done = {row["id"]: row["prediction"] for row in read_jsonl(cache)} if cache and cache.is_file() else {}
+    todo = [i for i, r in enumerate(records) if r.id not in done]
+
+    def save(batch: list[int], answers: list[str]) -> None:
+        if cache is not None:
+            with cache.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps({"id": records[todo[b]].id, "prediction": a}) + "\n" for b, a in zip(batch, answers))
+
+    with _bar(len(todo), f"{label}: generating") as bar:
+        new = generate_answers(
+            model, tokenizer, [records[i].question for i in todo], system_prompt=system_prompt,
+            max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, progress=bar.update, on_batch=save,
+        )
+    done.update({records[i].id: a for i, a in zip(todo, new)})
+    return [done[r.id] for r in records]
 
 
 def _base_row(r: Record) -> dict:

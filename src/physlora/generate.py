@@ -38,8 +38,10 @@ def generate_answers(
     max_new_tokens: int = 128,
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[list[int], list[str]], None] | None = None,
 ) -> list[str]:
-    """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only."""
+    """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only.
+    `on_batch(indices, answers)` sees each finished batch (to save partial results as they come)."""
     prompts = [encode_prompt(tokenizer, q, system_prompt) for q in questions]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids(model, tokenizer)[0]
     device = next(model.parameters()).device
@@ -65,6 +67,8 @@ def generate_answers(
         )
         for row, i in enumerate(batch):
             answers[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+        if on_batch:
+            on_batch(batch, [answers[i] for i in batch])
         if progress:
             progress(len(batch))
     return answers

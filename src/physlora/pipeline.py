@@ -145,10 +145,14 @@ def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, record
         say(f"resume: reusing the {label} evaluation in {path.name}")
         return EvalOutput(**json.loads(path.read_text(encoding="utf-8")))
     say(f"evaluating the {label} model")
+    partial = path.with_suffix(".partial.jsonl")
+    if not resume:
+        partial.unlink(missing_ok=True)
     out = evaluate_records(model, tok, records, cfg.eval, system_prompt=cfg.system_prompt, semantic=semantic,
-                           seed=cfg.seed, label=label)
+                           seed=cfg.seed, label=label, cache=partial)
     _print_metrics(label, out)
     write_json(path, dataclasses.asdict(out))
+    partial.unlink(missing_ok=True)
     log_eval_metrics(path.parent, cfg.train.report_to, out.metrics, prefix=f"eval_{label}")
     return out
 
@@ -192,6 +196,7 @@ def evaluate_sets(
     adapter: str | None = None,
     split: str | None = None,
     max_examples: int | None = None,
+    resume: bool = False,
 ) -> dict:
     """`physlora eval`: one metrics block per data set, predictions of all sets in one file."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -206,15 +211,24 @@ def evaluate_sets(
         records = _cap(loaded_set.records, max_examples)
         if semantic is None and cfg.eval.semantic and not all(r.is_mc for r in records):
             semantic = SemanticScorer()
+        partial = out_dir / f"answers_{_slug(loaded_set.source)}.partial.jsonl"
+        if not resume:
+            partial.unlink(missing_ok=True)
         out = evaluate_records(loaded.model, loaded.tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
-                               semantic=semantic, seed=cfg.seed, label=name)
+                               semantic=semantic, seed=cfg.seed, label=name, cache=partial)
         _print_metrics(name, out)
         blocks[loaded_set.source] = eval_block(out, loaded_set.source)
         predictions += [{"set": loaded_set.source, **r} for r in out.rows]
     result = {"model": model_name, "adapter": adapter, "sets": blocks, "environment": environment()}
     write_json(out_dir / "metrics.json", result)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
+    for partial in out_dir.glob("answers_*.partial.jsonl"):
+        partial.unlink()
     return result
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)[-80:]
 
 
 def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: bool = False) -> Path:
