@@ -12,10 +12,26 @@ FAST = ["train.max_steps=3", "train.batch_size=2", "train.grad_accum=1", "train.
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, fixtures):
+    import os
+
     out = tmp_path_factory.mktemp("runs")
-    rc = main(["run", "--data", str(fixtures / "mini.jsonl"), f"output_dir={out}", "name=e2e", "data.test_size=0.34", *FAST])
+    os.environ["HF_TOKEN"] = SECRET  # must never reach the run folder
+    try:
+        rc = main(["run", "--data", str(fixtures / "mini.jsonl"), f"output_dir={out}", "name=e2e", "data.test_size=0.34",
+                   f"data.extra_eval=[{fixtures / 'mini_mc.jsonl'}]", *FAST])
+    finally:
+        del os.environ["HF_TOKEN"]
     assert rc == 0
     return out / "e2e"
+
+
+SECRET = "hf_physloraTestTokenThatMustNotLeak"
+
+
+def test_hub_token_is_never_written(run_dir):
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
 
 
 def test_run_writes_the_whole_run_folder(run_dir):
@@ -28,8 +44,10 @@ def test_run_writes_the_whole_run_folder(run_dir):
 
 def test_metrics_json_has_intervals_and_paired_comparisons(run_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    (name, block), = metrics["sets"].items()
+    (name, block), (mc_name, mc) = metrics["sets"].items()
     assert "held-out" in name and block["kind"] == "freeform"
+    assert mc_name.endswith("mini_mc.jsonl") and mc["kind"] == "mc" and mc["n"] == 4
+    assert set(mc["comparison"]) == {"acc", "acc_norm", "letter", "circular"}
     for key in ("exact_match", "token_f1", "rouge_l", "semantic", "ref_nll"):
         for side in ("base", "tuned"):
             m = block[side][key]
@@ -42,7 +60,7 @@ def test_metrics_json_has_intervals_and_paired_comparisons(run_dir):
 def test_predictions_pair_base_and_tuned_answers(run_dir):
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert len(rows) == next(iter(metrics["sets"].values()))["n"]
+    assert len(rows) == sum(b["n"] for b in metrics["sets"].values())
     for r in rows:
         assert {"id", "question", "reference", "base_answer", "tuned_answer"} <= set(r)
         assert not r["base_answer"].startswith(r["question"][:15])  # only the new tokens

@@ -36,6 +36,8 @@ class DataSection(_Section):
     # eval source; None -> the test split of `train` (or a deterministic hold-out of it)
     eval: str | None = None
     eval_split: str = "test"
+    # more sets to evaluate base and tuned on (their `eval_split`), e.g. [physlora-physics-mc]
+    extra_eval: list[str] = Field(default_factory=list)
     # native field -> source column, e.g. {question: input, answer: output}
     columns: dict[str, str | list[str]] = Field(default_factory=dict)
     test_size: float = Field(0.2, gt=0, lt=1)

@@ -67,17 +67,24 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     for s in (train_set, eval_set):
         if s.skipped:
             say(s.skip_summary())
+    extra = [load_records(name, d.eval_split, columns=d.columns or None, skip_invalid=d.skip_invalid) for name in d.extra_eval]
     train_records = _cap(train_set.records, d.max_train_examples)
-    eval_records = _cap(eval_set.records, d.max_eval_examples)
-    _check_no_leak(train_records, eval_records)
-    say(f"data: {len(train_records)} train examples from {train_set.source}, {len(eval_records)} eval from {eval_set.source}")
+    eval_sets = {s.source: _cap(s.records, d.max_eval_examples) for s in [eval_set, *extra]}
+    for records in eval_sets.values():
+        _check_no_leak(train_records, records)
+    say(f"data: {len(train_records)} train examples from {train_set.source}; eval on "
+        + ", ".join(f"{name} ({len(r)})" for name, r in eval_sets.items()))
 
     loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
     model, tok = loaded.model, loaded.tokenizer
     say(f"model: {cfg.model.name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params) on {model.device}")
-    semantic = _semantic(cfg.eval, eval_records)
+    semantic = _semantic(cfg.eval, [r for records in eval_sets.values() for r in records])
 
-    base = _cached_or_evaluate(run_dir / "eval_base.json", resume, "base", model, tok, eval_records, cfg, semantic)
+    def evaluate_all(label: str) -> list[EvalOutput]:
+        return [_cached_or_evaluate(run_dir / f"eval_{label}_{i}.json", resume, label, model, tok, records, cfg, semantic)
+                for i, records in enumerate(eval_sets.values())]
+
+    bases = evaluate_all("base")
 
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
@@ -101,26 +108,30 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         train_info = _train_summary(result, len(train_records))
         write_json(summary_path, train_info)
 
-    tuned = _cached_or_evaluate(run_dir / "eval_tuned.json", resume, "tuned", model, tok, eval_records, cfg, semantic)
+    tuneds = evaluate_all("tuned")
 
     n_res = cfg.eval.bootstrap_resamples
-    block = {
-        "kind": base.kind,
-        "n": len(base.rows),
-        "source": eval_set.source,
-        "base": base.metrics,
-        "tuned": tuned.metrics,
-        "comparison": compare(base, tuned, n_res, cfg.seed),
-        "by_topic": {"base": base.by_topic, "tuned": tuned.by_topic},
+    blocks = {
+        name: {
+            "kind": base.kind,
+            "n": len(base.rows),
+            "source": name,
+            "base": base.metrics,
+            "tuned": tuned.metrics,
+            "comparison": compare(base, tuned, n_res, cfg.seed),
+            "by_topic": {"base": base.by_topic, "tuned": tuned.by_topic},
+        }
+        for name, base, tuned in zip(eval_sets, bases, tuneds)
     }
     metrics = {
         "config": cfg.model_dump(mode="json"),
-        "sets": {eval_set.source: block},
+        "sets": blocks,
         "train": train_info,
         "seconds_total": time.perf_counter() - started,
     }
     write_json(run_dir / "metrics.json", metrics)
-    write_jsonl(run_dir / "predictions.jsonl", _paired_predictions(base, tuned))
+    write_jsonl(run_dir / "predictions.jsonl",
+                [row for name, b, t in zip(eval_sets, bases, tuneds) for row in _paired_predictions(b, t, name)])
     report = build_report(run_dir)
     say(f"report: {report}")
     return run_dir
@@ -166,12 +177,12 @@ def _check_no_leak(train: list[Record], test: list[Record]) -> None:
         say(f"warning: {len(leaked)} eval questions also appear in the training data (e.g. {leaked[0]}); scores will be inflated")
 
 
-def _paired_predictions(base: EvalOutput, tuned: EvalOutput) -> list[dict]:
+def _paired_predictions(base: EvalOutput, tuned: EvalOutput, set_name: str) -> list[dict]:
     tuned_by_id = {r["id"]: r for r in tuned.rows}
     rows = []
     for b in base.rows:
         t = tuned_by_id.get(b["id"], {})
-        row = {k: b[k] for k in ("id", "topic", "question", "choices", "reference") if k in b}
+        row = {"set": set_name, **{k: b[k] for k in ("id", "topic", "question", "choices", "reference") if k in b}}
         row["base_answer"], row["tuned_answer"] = b.get("prediction"), t.get("prediction")
         row["base_scores"] = {m: b[m] for m in base.metric_names if m in b}
         row["tuned_scores"] = {m: t[m] for m in tuned.metric_names if m in t}
