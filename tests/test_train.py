@@ -88,3 +88,47 @@ def test_merged_model_gives_the_same_logits_as_base_plus_adapter(trained, tmp_pa
     with torch.no_grad():
         a, b = merged(input_ids=ids).logits, with_adapter.model(input_ids=ids).logits
     assert torch.allclose(a, b, atol=1e-3, rtol=1e-4), (a - b).abs().max()
+
+
+def test_llama_architecture_trains_with_all_linear_lora(tiny_llama_dir, fixtures, tmp_path):
+    """The path the 1B reference takes (Llama architecture from a hub-style folder), on a tiny random Llama."""
+    cfg = load_config(None, ["train.max_steps=2", "train.batch_size=2", "train.grad_accum=1", "lora.target_modules=all-linear"])
+    loaded = load_model(str(tiny_llama_dir), device="cpu")
+    records = load_records(str(fixtures / "mini.jsonl")).records
+    model, result = train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train,
+                               system_prompt=SYSTEM)
+    targets = {t.rsplit(".", 1)[-1] for t in json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"]}
+    assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= targets
+    assert result.steps == 2
+
+
+def test_nan_loss_stops_training_with_a_clear_message(fixtures, tmp_path):
+    from physlora.errors import PhysloraError
+
+    cfg = load_config(None, ["train.max_steps=6", "train.batch_size=4", "train.grad_accum=1", "train.warmup_steps=0",
+                             "train.learning_rate=1e6", "train.save_steps=100"])
+    loaded = load_model("smollm2-135m-instruct", device="cpu")
+    records = load_records(str(fixtures / "mini.jsonl")).records
+    with pytest.raises(PhysloraError, match="NaN/inf") as e:
+        train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train, system_prompt=SYSTEM)
+    assert "learning_rate" in str(e.value)
+    assert not (tmp_path / "adapter").exists()  # no broken adapter saved
+
+
+def test_full_disk_stops_before_a_checkpoint_and_says_so(fixtures, tmp_path, monkeypatch):
+    """A disk that fills up mid-run: training stops before writing a checkpoint it cannot finish.
+    (Free space is simulated: filling a real disk in a test would hurt the machine.)"""
+    import shutil
+    from collections import namedtuple
+
+    from physlora.errors import PhysloraError
+
+    usage = namedtuple("usage", "total used free")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12 - 10**6, 10**6) if str(tmp_path) in str(p) else real(p))
+    cfg = load_config(None, ["train.max_steps=4", "train.batch_size=2", "train.grad_accum=1", "train.save_steps=2"])
+    loaded = load_model("smollm2-135m-instruct", device="cpu")
+    records = load_records(str(fixtures / "mini.jsonl")).records
+    with pytest.raises(PhysloraError, match="MB free") as e:
+        train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train, system_prompt=SYSTEM)
+    assert "--resume" in str(e.value) and not list(tmp_path.glob("checkpoints/checkpoint-*"))

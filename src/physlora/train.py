@@ -209,6 +209,7 @@ def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool
         save_only_model=False,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding",
+        logging_nan_inf_filter=False,  # the NaN guard must see a NaN loss, not a smoothed one
         # without an accelerator, DDP across processes (accelerate launch / torchrun) runs on gloo
         use_cpu=not _has_accelerator(),
         ddp_backend="gloo" if not _has_accelerator() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
