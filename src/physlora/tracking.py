@@ -13,6 +13,8 @@ def configure_tracking(out_dir: Path, report_to: list[str]) -> None:
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(out_dir / "tensorboard")
     if "mlflow" in report_to:
         os.environ["MLFLOW_TRACKING_URI"] = _USER_MLFLOW_URI or (out_dir / "mlruns").resolve().as_uri()
+        # a plain folder in the run directory needs no server or database (MLflow 3 asks to opt in)
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", "physlora")
 
 
