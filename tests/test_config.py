@@ -57,3 +57,11 @@ def test_missing_and_garbled_config_files(tmp_path):
 def test_override_without_equals_sign():
     with pytest.raises(PhysloraError, match="key=value"):
         load_config(None, ["train.max_steps"])
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs" / "accelerate").glob("*.yaml")), ids=lambda p: p.name)
+def test_accelerate_launch_configs_are_valid(path):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    cfg = ClusterConfig.from_yaml_file(path)
+    assert cfg.num_processes >= 2 and str(cfg.distributed_type).split(".")[-1] in {"MULTI_GPU", "FSDP", "DEEPSPEED"}
