@@ -40,7 +40,11 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:
 
 
 def _cap(records: list[Record], n: int | None) -> list[Record]:
-    return records[:n] if n else records
+    """At most n records, evenly spaced over the set, so a capped eval still spans every topic of a
+    file sorted by topic (a plain head would keep only the first few topics)."""
+    if not n or n >= len(records):
+        return records
+    return [records[i * len(records) // n] for i in range(n)]
 
 
 def _semantic(cfg: EvalSection, records: list[Record]) -> SemanticScorer | None:
