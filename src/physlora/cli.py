@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", help="LoRA adapter folder (as written by train)")
     p.add_argument("--data", required=True, action="append", help="data set (bundled name, file or hub id); repeat for several")
     p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
-    p.add_argument("--max-examples", type=int, help="evaluate only the first N examples of each set")
+    p.add_argument("--max-examples", type=int, help="evaluate N evenly spaced examples of each set")
     p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
     p.add_argument("--resume", action="store_true", help="reuse answers an interrupted eval already wrote to OUT")
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
