@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True, help="LoRA adapter folder")
     p.add_argument("--out", required=True, help="output folder for the merged model")
 
+    from physlora import serve
+
+    serve.add_parser(sub)
+
     p = sub.add_parser("report", help="rebuild report.md from a run folder")
     p.add_argument("run_dir")
 
@@ -131,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from physlora import serve
+
+        return serve.main(args)
     if args.command == "report":
         from physlora.report import build_report
 
