@@ -157,8 +157,11 @@ def _train_summary(result, n_train: int) -> dict:
 def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic) -> EvalOutput:
     """Evaluate, keeping the result in the run folder so --resume never redoes a finished evaluation."""
     if resume and path.is_file():
-        say(f"resume: reusing the {label} evaluation in {path.name}")
-        return EvalOutput(**json.loads(path.read_text(encoding="utf-8")))
+        cached = EvalOutput(**json.loads(path.read_text(encoding="utf-8")))
+        if [r["id"] for r in cached.rows] == [r.id for r in records]:
+            say(f"resume: reusing the {label} evaluation in {path.name}")
+            return cached
+        say(f"resume: {path.name} was made on other examples (config changed?); evaluating again")
     say(f"evaluating the {label} model")
     partial = path.with_suffix(".partial.jsonl")
     if not resume:
