@@ -331,7 +331,7 @@ PAGE = r"""<!doctype html>
   #pred-table td { white-space:pre-wrap; word-wrap:break-word; max-width:300px; }
   #pred-table td.q { cursor:pointer; color:var(--tuned); }
   #pred-table td.q:hover { text-decoration:underline; }
-  input[type=search] { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; min-width:300px; }
+  input[type=search] { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; min-width:320px; }
   .muted { color:var(--muted); font-size:13px; }
 </style>
 </head>
@@ -460,7 +460,8 @@ function metricsTable(block) {
     }
     const ci = c && Array.isArray(c.ci95) ? c.ci95 : [null, null];
     tr.appendChild(el("td", c ? signed(c.diff) + " [" + signed(ci[0]) + ", " + signed(ci[1]) + "]" : "-", "num " + cls));
-    tr.appendChild(el("td", c ? num(c.p_value, 4) : "-", "num " + cls));
+    const p = c && typeof c.p_value === "number" && c.p_value < 0.0001 ? "< 0.0001" : (c ? num(c.p_value, 4) : "-");
+    tr.appendChild(el("td", p, "num " + cls));
     tr.appendChild(el("td", b && b.n !== undefined ? String(b.n) : "-", "num"));
     body.appendChild(tr);
   }
