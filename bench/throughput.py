@@ -1,6 +1,6 @@
 """Training and generation throughput: the reference recipe vs TRL vs physlora, side by side.
 
-    python bench/throughput.py                      # all variants, defaults (~10 min on 2 CPU cores)
+    python bench/throughput.py                      # all variants, defaults (~8 min on 2 idle CPU cores)
     python bench/throughput.py --steps 2 --eval-examples 4 --variants reference physlora   # a quick look
 
 Every variant uses the same model, the same training records, the same number of optimizer steps
@@ -20,7 +20,9 @@ and the same eval questions, and runs in its own subprocess (fresh model load, i
 
 All variants: LoRA r=8, alpha=16, dropout 0.1 on q_proj,v_proj, lr 2e-4, fp32, no gradient
 checkpointing (TRL's own defaults turn on gradient checkpointing and bf16; `--trl-defaults` keeps
-them), torch threads = cores, max_new_tokens=100 greedy.
+them), max_length 256 (TRL's default is 1024; with packing it is the bin size, so trl_packing sees
+~2x the examples per step), torch threads = cores, max_new_tokens=100 greedy.
+Timings are wall clock: on a shared machine other jobs distort them (the table shows the load).
 
 Measurements (the same code for every variant):
   * useful tokens: non-pad tokens of each training forward pass, counted by a forward pre-hook on
