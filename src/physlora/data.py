@@ -410,8 +410,3 @@ def _hub_has_split(source: str, split: str) -> bool:
     except Exception:
         return False
 
-
-def write_jsonl(records: Iterable[Record], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")

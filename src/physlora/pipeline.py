@@ -21,7 +21,7 @@ from physlora.metrics import SemanticScorer
 from physlora.models import load_model
 from physlora.report import build_report
 from physlora.tracking import log_eval_metrics
-from physlora.results import atomic_write_text, environment, is_main_process, write_json, write_jsonl
+from physlora.results import atomic_write_text, environment, is_main_process, slug, write_json, write_jsonl
 
 
 def say(msg: str) -> None:
@@ -229,7 +229,7 @@ def evaluate_sets(
         records = _cap(loaded_set.records, max_examples)
         if semantic is None and cfg.eval.semantic and not all(r.is_mc for r in records):
             semantic = SemanticScorer()
-        partial = out_dir / f"answers_{_slug(loaded_set.source)}.partial.jsonl"
+        partial = out_dir / f"answers_{slug(loaded_set.source)[-80:]}.partial.jsonl"
         if not resume:
             partial.unlink(missing_ok=True)
         out = evaluate_records(loaded.model, loaded.tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
@@ -244,9 +244,6 @@ def evaluate_sets(
         partial.unlink()
     return result
 
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)[-80:]
 
 
 def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: bool = False) -> Path:

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from physlora.evaluate import LOWER_IS_BETTER, METRIC_LABELS
-from physlora.results import atomic_write_text, read_jsonl
+from physlora.results import atomic_write_text, read_jsonl, slug
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -134,9 +134,9 @@ def build_report(run_dir: Path) -> Path:
         lines += [f"## {name} ({block['kind']}, n = {block['n']})", ""]
         lines += metrics_table(block) + [""]
         lines += [f"- {s}" for s in significance_sentences(block)] + [""]
-        slug = "".join(c if c.isalnum() else "_" for c in name)
-        if plot_metrics(block, run_dir / f"metrics_{slug}.png"):
-            lines += [f"![metrics]({f'metrics_{slug}.png'})", ""]
+        name_slug = slug(name)
+        if plot_metrics(block, run_dir / f"metrics_{name_slug}.png"):
+            lines += [f"![metrics]({f'metrics_{name_slug}.png'})", ""]
         main_metric = "acc" if block["kind"] == "mc" else "rouge_l"
         tt = topic_table(block, main_metric)
         if tt:

@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
+def slug(text: str) -> str:
+    """A file-name-safe form of a data set name."""
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
 def is_main_process() -> bool:
     """Rank 0 under torchrun/accelerate launch (or a plain single process): the only writer of run files."""
     return int(os.environ.get("RANK", "0")) == 0
