@@ -23,6 +23,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from physlora.config import LoraSection, TrainSection
 from physlora.data import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
+from physlora.lm import answer_loss, next_token_targets, supports_logits_mask
 from physlora.prompting import encode_example
 from physlora.results import read_jsonl
 from physlora.tracking import configure_tracking
@@ -79,14 +80,29 @@ class PadCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": pad("labels", -100)}
 
 
-def make_collator(tokenizer, packing: bool):
+class KeepAnswerLogits:
+    """Adds `logits_to_keep`, the mask of positions that predict an answer token, to each batch:
+    the model then projects only those hidden states onto the vocabulary (see physlora.lm)."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.collator(features)
+        batch["logits_to_keep"] = next_token_targets(batch["labels"])[0]
+        return batch
+
+
+def make_collator(tokenizer, packing: bool, answer_logits_only: bool = True):
     if packing:
         from transformers import DataCollatorWithFlattening
 
         # one row of concatenated examples; position_ids restart per example, and transformers
         # builds a block-diagonal mask from them, so examples never attend to each other
-        return DataCollatorWithFlattening(return_position_ids=True)
-    return PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+        collator = DataCollatorWithFlattening(return_position_ids=True)
+    else:
+        collator = PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+    return KeepAnswerLogits(collator) if answer_logits_only else collator
 
 
 def lora_model(model, lora: LoraSection):
@@ -250,11 +266,15 @@ def train_lora(
     log = JsonlLossLog(out_dir / "train_log.jsonl")
     _truncate_log(log.path, _checkpoint_step(last))  # steps after the checkpoint will be redone
     guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, _checkpoint_bytes(peft_model))
+    answer_logits_only = supports_logits_mask(peft_model)
     trainer = Trainer(
         model=peft_model,
         args=training_arguments(out_dir, train, seed, bf16),
         train_dataset=dataset,
-        data_collator=make_collator(tokenizer, train.packing),
+        data_collator=make_collator(tokenizer, train.packing, answer_logits_only),
+        # with logits on answer positions only, the loss is computed here (the model's own loss
+        # would expect logits at every position)
+        compute_loss_func=answer_loss if answer_logits_only else None,
         callbacks=[log, guard, stop, disk, *(extra_callbacks or [])],
     )
     started = time.perf_counter()

@@ -1,0 +1,61 @@
+"""Teacher forcing on the positions that are scored, and only those.
+
+The vocabulary projection is the largest single matmul of a small LM (49k x 576 for SmolLM2,
+~20% of its forward FLOPs), and the softmax over it is memory-bound. Training and scoring need
+logits only where a label is predicted (the answer tokens), so they pass transformers'
+`logits_to_keep` a boolean mask of those positions: prompt and padding tokens still go through the
+transformer but never through `lm_head` or the loss.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+
+
+def next_token_targets(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(keep, targets) for right-shifted causal LM labels: keep[b, t] is True where position t
+    predicts a scored token labels[b, t + 1]; targets are those tokens, in the order
+    `hidden_states[keep]` flattens the positions."""
+    following = F.pad(labels[:, 1:], (0, 1), value=-100)
+    keep = following != -100
+    return keep, following[keep]
+
+
+def supports_logits_mask(model) -> bool:
+    """Whether the underlying transformers model takes `logits_to_keep` (Llama, Qwen, Mistral, Gemma,
+    Phi... do; a model without it falls back to full logits)."""
+    base = model
+    while hasattr(base, "get_base_model") or hasattr(base, "module"):  # peft wrapper / DDP wrapper
+        base = base.get_base_model() if hasattr(base, "get_base_model") else base.module
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """Summed cross-entropy of the kept logits over the answer tokens, divided by the answer tokens
+    of the whole accumulated batch (transformers' `num_items_in_batch`), so gradient accumulation
+    weighs every answer token equally, as one big batch would."""
+    _, targets = next_token_targets(labels)
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+    total = F.cross_entropy(logits.float(), targets.to(logits.device), reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else targets.numel()
+    if torch.is_tensor(count):
+        return total / count.to(total.device).clamp(min=1)
+    return total / max(int(count), 1)
+
+
+def target_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """log p(label) at every scored position, shape like `labels` (0 where not scored): one forward
+    pass, logits only at the scored positions when the model allows it."""
+    keep, targets = next_token_targets(labels)
+    if supports_logits_mask(model):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep).logits
+    else:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[keep]
+    picked = torch.gather(F.log_softmax(logits.float(), dim=-1), 1, targets[:, None]).squeeze(1)
+    out = torch.zeros(labels.shape, dtype=picked.dtype, device=picked.device)
+    # position t scores labels[t + 1]: put each log-prob at its label's position
+    out[:, 1:][keep[:, :-1]] = picked
+    return out
