@@ -47,3 +47,18 @@ def test_batched_loglik_equals_one_at_a_time(small):
     together = choice_loglikelihoods(small.model, small.tokenizer, ctx, choices)
     alone = [choice_loglikelihoods(small.model, small.tokenizer, ctx, [c])[0] for c in choices]
     assert together == pytest.approx(alone, abs=1e-3)
+
+
+def test_lettered_rotations_share_the_prompt_prefix_without_changing_the_scores(small):
+    """The rotations share their prompt prefix (run once, KV cache reused); each alone runs in full."""
+    import torch
+
+    from physlora.scoring import letter_logprobs, lettered_question
+
+    options = ["It doubles.", "It halves.", "It stays the same.", "It quadruples."]
+    rotations = [[options[(j + k) % 4] for j in range(4)] for k in range(4)]
+    q = "A spring's extension doubles. What happens to its stored elastic energy?"
+    prompts = [build_prompt(small.tokenizer, lettered_question(q, rot), SYSTEM) for rot in rotations]
+    together = letter_logprobs(small.model, small.tokenizer, prompts, 4)
+    alone = torch.cat([letter_logprobs(small.model, small.tokenizer, [p], 4) for p in prompts])
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-4)

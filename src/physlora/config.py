@@ -80,7 +80,7 @@ class TrainSection(_Section):
 
 class EvalSection(_Section):
     max_new_tokens: int = Field(128, gt=0)
-    batch_size: int = Field(16, gt=0)
+    batch_size: int = Field(64, gt=0)  # generation batch: on a CPU, larger batches amortise the weight reads
     semantic: bool = True
     nll: bool = True
     physics_rel_tol: float = Field(0.05, gt=0)

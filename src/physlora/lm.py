@@ -24,13 +24,28 @@ def next_token_targets(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return keep, following[keep]
 
 
-def supports_logits_mask(model) -> bool:
-    """Whether the underlying transformers model takes `logits_to_keep` (Llama, Qwen, Mistral, Gemma,
-    Phi... do; a model without it falls back to full logits)."""
+def _forward_parameters(model) -> set[str]:
     base = model
     while hasattr(base, "get_base_model") or hasattr(base, "module"):  # peft wrapper / DDP wrapper
         base = base.get_base_model() if hasattr(base, "get_base_model") else base.module
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
+    return set(inspect.signature(base.forward).parameters)
+
+
+def supports_logits_mask(model) -> bool:
+    """Whether the underlying transformers model takes `logits_to_keep` (Llama, Qwen, Mistral, Gemma,
+    Phi... do; a model without it falls back to full logits)."""
+    return "logits_to_keep" in _forward_parameters(model)
+
+
+def with_cache(model, cache) -> dict:
+    """The forward kwarg that passes a KV cache: `cache` in recent transformers 5.x, `past_key_values` before."""
+    if cache is None:
+        return {}
+    return {"cache": cache} if "cache" in _forward_parameters(model) else {"past_key_values": cache}
+
+
+def cache_of(outputs):
+    return getattr(outputs, "cache", None) or outputs.past_key_values
 
 
 def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
@@ -46,14 +61,17 @@ def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch
     return total / max(int(count), 1)
 
 
-def target_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def target_logprobs(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **model_kwargs
+) -> torch.Tensor:
     """log p(label) at every scored position, shape like `labels` (0 where not scored): one forward
-    pass, logits only at the scored positions when the model allows it."""
+    pass, logits only at the scored positions when the model allows it. `model_kwargs` go to the
+    model (e.g. `past_key_values` of a shared prefix)."""
     keep, targets = next_token_targets(labels)
     if supports_logits_mask(model):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep).logits
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep, **model_kwargs).logits
     else:
-        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[keep]
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, **model_kwargs).logits[keep]
     picked = torch.gather(F.log_softmax(logits.float(), dim=-1), 1, targets[:, None]).squeeze(1)
     out = torch.zeros(labels.shape, dtype=picked.dtype, device=picked.device)
     # position t scores labels[t + 1]: put each log-prob at its label's position

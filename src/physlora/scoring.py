@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from physlora.data import LETTERS, Record
+from physlora.lm import cache_of, supports_logits_mask, target_logprobs, with_cache
 from physlora.prompting import build_prompt, encode_example
 
 
@@ -24,13 +25,53 @@ def _pad_right(seqs: list[list[int]], value: int) -> torch.Tensor:
     return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
 
 
-def _token_logprobs(model, seqs: list[list[int]], pad_id: int) -> torch.Tensor:
-    """log p(token_t | tokens_<t) for every position t >= 1, shape [batch, width-1]."""
+def _common_prefix_len(seqs: list[list[int]]) -> int:
+    n = 0
+    for column in zip(*seqs):
+        if any(t != column[0] for t in column):
+            break
+        n += 1
+    return n
+
+
+def _shared_prefix(model, seqs: list[list[int]], scored_from: int) -> tuple[int, torch.Tensor | None, object]:
+    """Runs the token prefix that every row shares (a question's prompt) once, up to `scored_from`
+    and leaving each row at least one token of its own. Returns (prefix length, log-probs of the
+    token after the prefix, its KV cache repeated once per row); (0, None, None) if nothing is shared."""
+    p = min(_common_prefix_len(seqs), scored_from, min(len(s) for s in seqs) - 1)
+    if p < 1 or len(seqs) < 2:
+        return 0, None, None
     device = next(model.parameters()).device
-    ids = _pad_right(seqs, pad_id).to(device)
-    mask = _pad_right([[1] * len(s) for s in seqs], 0).to(device)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    return torch.gather(F.log_softmax(logits, dim=-1), 2, ids[:, 1:, None]).squeeze(-1)
+    keep_last = {"logits_to_keep": 1} if supports_logits_mask(model) else {}
+    out = model(input_ids=torch.tensor([seqs[0][:p]], device=device), use_cache=True, **keep_last)
+    cache = cache_of(out)
+    cache.batch_repeat_interleave(len(seqs))
+    return p, F.log_softmax(out.logits[0, -1].float(), dim=-1), cache
+
+
+def _suffix_batch(seqs: list[list[int]], p: int, pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids of each row after the shared prefix, and the attention mask over prefix + suffix."""
+    tails = [s[p:] for s in seqs]
+    ids = _pad_right(tails, pad_id).to(device)
+    mask = torch.cat([torch.ones(len(seqs), p, dtype=torch.long), _pad_right([[1] * len(t) for t in tails], 0)], 1)
+    return ids, mask.to(device)
+
+
+def _scored_logprob_sums(model, seqs: list[list[int]], labels: list[list[int]], pad_id: int) -> torch.Tensor:
+    """Per row, the summed log p(label_t | tokens_<t) over positions with label_t != -100. The prefix
+    shared by all rows (and scored in none) runs once; each row's own tokens run in one padded batch,
+    with logits only where a label is scored."""
+    device = next(model.parameters()).device
+    first_scored = min(next((t for t, x in enumerate(row) if x != -100), len(row)) for row in labels)
+    p, after_prefix, cache = _shared_prefix(model, seqs, first_scored)
+    ids, mask = _suffix_batch(seqs, p, pad_id, device)
+    tail_labels = _pad_right([row[p:] for row in labels], -100).to(device)
+    extra = with_cache(model, cache)
+    sums = target_logprobs(model, ids, mask, tail_labels, **extra).sum(1)
+    if after_prefix is not None:  # each row's first own token is predicted by the prefix's last position
+        head = tail_labels[:, 0]
+        sums = sums + torch.where(head != -100, after_prefix[head.clamp(min=0)], torch.zeros_like(sums))
+    return sums
 
 
 def _sorted_chunks(lengths: list[int], batch_size: int):
@@ -56,10 +97,10 @@ def reference_nll(
     pad = tokenizer.pad_token_id or 0
     out = [float("nan")] * len(records)
     for batch in _sorted_chunks([len(e.input_ids) for e in examples], batch_size):
-        logp = _token_logprobs(model, [examples[i].input_ids for i in batch], pad)
-        labels = _pad_right([examples[i].labels for i in batch], -100)[:, 1:].to(logp.device)
-        keep = labels != -100
-        nll = -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
+        labels = [examples[i].labels for i in batch]
+        logp = _scored_logprob_sums(model, [examples[i].input_ids for i in batch], labels, pad)
+        n_scored = torch.tensor([sum(t != -100 for t in row[1:]) for row in labels], device=logp.device)
+        nll = -logp / n_scored.clamp(min=1)
         for row, i in enumerate(batch):
             out[i] = nll[row].item()
         if progress:
@@ -84,12 +125,8 @@ def choice_loglikelihoods(model, tokenizer, context: str, choices: list[str]) ->
     """Summed log p(choice | context) for each choice, in one batched forward pass."""
     pairs = [encode_pair(tokenizer, context, c) for c in choices]
     seqs = [ctx + cont for ctx, cont in pairs]
-    logp = _token_logprobs(model, seqs, tokenizer.pad_token_id or 0)
-    out = []
-    for row, (ctx, cont) in enumerate(pairs):
-        start = len(ctx) - 1  # logp[t] scores token t+1
-        out.append(logp[row, start : start + len(cont)].sum().item())
-    return out
+    labels = [[-100] * len(ctx) + cont for ctx, cont in pairs]
+    return _scored_logprob_sums(model, seqs, labels, tokenizer.pad_token_id or 0).tolist()
 
 
 def lettered_question(question: str, choices: list[str]) -> str:
@@ -103,12 +140,15 @@ def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> tor
     letter_ids = [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
     seqs = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     device = next(model.parameters()).device
-    width = max(len(s) for s in seqs)
-    pad = tokenizer.pad_token_id or 0
-    # left padding so the last position is each prompt's end
-    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
-    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, -1].float()
+    p, _, cache = _shared_prefix(model, seqs, min(len(s) for s in seqs))
+    ids, mask = _suffix_batch(seqs, p, tokenizer.pad_token_id or 0, device)
+    last = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # each prompt's own last token
+    last[torch.arange(len(seqs)), torch.tensor([len(s) - p - 1 for s in seqs])] = True
+    extra = with_cache(model, cache)
+    if supports_logits_mask(model):
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=last, **extra).logits.float()
+    else:
+        logits = model(input_ids=ids, attention_mask=mask, **extra).logits[last].float()
     return F.log_softmax(logits, dim=-1)[:, letter_ids]
 
 
