@@ -261,7 +261,7 @@ def train_lora(
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora)
     peft_model.train()
-    bf16 = next(model.parameters()).dtype == torch.bfloat16
+    bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16
     last = _last_checkpoint(out_dir) if resume else None
     log = JsonlLossLog(out_dir / "train_log.jsonl")
     _truncate_log(log.path, _checkpoint_step(last))  # steps after the checkpoint will be redone
