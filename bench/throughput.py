@@ -1,6 +1,6 @@
 """Training and generation throughput: the reference recipe vs TRL vs physlora, side by side.
 
-    python bench/throughput.py                      # all variants, defaults (~8 min on 2 idle CPU cores)
+    python bench/throughput.py                      # all variants, defaults (~11 min on 2 idle CPU cores)
     python bench/throughput.py --steps 2 --eval-examples 4 --variants reference physlora   # a quick look
 
 Every variant uses the same model, the same training records, the same number of optimizer steps
