@@ -5,21 +5,7 @@ or, for multiple choice, in the correct choice).
 """
 import math
 
-g = 9.81
-G = 6.674e-11
-c = 2.998e8
-hbar = 1.0546e-34
-k_B = 1.381e-23
-N_A = 6.022e23
-M_earth = 5.972e24
-R_earth = 6.371e6
-GM_earth = 3.986e14
-M_sun = 1.989e30
-M_moon = 7.342e22
-AU = 1.496e11
-d_moon = 3.844e8
-R_sun = 6.957e8
-ARCSEC = math.pi / (180 * 3600)
+from .constants import ARCSEC, AU, GM_earth, M_earth, M_moon, M_sun, N_A, R_earth, R_sun, G, c, d_moon, g, hbar, k_B
 
 
 def _agm(a, b):

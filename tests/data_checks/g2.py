@@ -5,12 +5,9 @@ or, for multiple choice, in the correct choice).
 """
 import math
 
-c = 2.998e8
-h = 6.626e-34
-k_B = 1.381e-23
-e = 1.602e-19
-R = 8.314
-sigma_SB = 5.670e-8
+from .constants import R_gas as R
+from .constants import c, e, h, k_B, sigma_SB
+
 
 CHECKS = {
     # thermodynamics

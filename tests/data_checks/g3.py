@@ -5,23 +5,7 @@ or, for multiple choice, in the correct choice).
 """
 import math
 
-c = 2.998e8
-e = 1.602e-19
-G = 6.674e-11
-h = 6.626e-34
-hbar = 1.0546e-34
-k_B = 1.381e-23
-k_e = 8.99e9
-eps0 = 8.854e-12
-mu0 = 1.257e-6
-m_e = 9.109e-31
-m_p = 1.673e-27
-M_sun = 1.989e30
-M_earth = 5.972e24
-YEAR = 3.156e7
-MPC_KM = 3.086e19
-MPC_M = 3.086e22
-MEV = 1e6 * e
+from .constants import MEV, MPC_KM, MPC_M, YEAR, G, M_earth, M_sun, c, e, eps0, h, hbar, k_B, k_e, m_e, m_p, mu0
 
 
 def _gamma(beta):

@@ -5,27 +5,11 @@ or, for multiple choice, in the correct choice).
 """
 import math
 
-h = 6.626e-34
-hbar = 1.0546e-34
-c = 2.998e8
-e = 1.602e-19
-m_e = 9.109e-31
-m_p = 1.6726e-27
-k_B = 1.381e-23
-G = 6.674e-11
-N_A = 6.022e23
-R_gas = 8.314
-k_e = 8.988e9
-mu_B = 9.274e-24
-sigma_SB = 5.670e-8
-sigma_T = 6.652e-29
-u_MeV = 931.494
-M_sun = 1.989e30
-R_sun = 6.957e8
-L_sun = 3.828e26
-AU = 1.496e11
-YEAR = 3.156e7
-ARCSEC = math.pi / (180 * 3600)
+from .constants import (
+    ARCSEC, AU, L_sun, M_sun, N_A, R_gas, R_sun, YEAR, G, c, e, h, hbar, k_B, k_e, m_e, m_p, mu_B, sigma_SB, sigma_T,
+    u_MeV,
+)
+
 
 # copper: conduction-electron density from density and molar mass (one electron per atom)
 n_Cu_computed = 8960 * N_A / 0.06355
