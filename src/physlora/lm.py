@@ -61,6 +61,14 @@ def answer_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch
     return total / max(int(count), 1)
 
 
+def logits_at(model, keep: torch.Tensor, **inputs) -> torch.Tensor:
+    """Logits at the True positions of the boolean mask `keep` [batch, width], flattened in row order to
+    [n_kept, vocab]; only those hidden states are projected onto the vocabulary when the model allows it."""
+    if supports_logits_mask(model):
+        return model(**inputs, logits_to_keep=keep).logits
+    return model(**inputs).logits[keep]
+
+
 def target_logprobs(
     model, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, **model_kwargs
 ) -> torch.Tensor:
@@ -68,10 +76,7 @@ def target_logprobs(
     pass, logits only at the scored positions when the model allows it. `model_kwargs` go to the
     model (e.g. `past_key_values` of a shared prefix)."""
     keep, targets = next_token_targets(labels)
-    if supports_logits_mask(model):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep, **model_kwargs).logits
-    else:
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, **model_kwargs).logits[keep]
+    logits = logits_at(model, keep, input_ids=input_ids, attention_mask=attention_mask, **model_kwargs)
     picked = torch.gather(F.log_softmax(logits.float(), dim=-1), 1, targets[:, None]).squeeze(1)
     out = torch.zeros(labels.shape, dtype=picked.dtype, device=picked.device)
     # position t scores labels[t + 1]: put each log-prob at its label's position

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from physlora.data import LETTERS, Record
-from physlora.lm import cache_of, supports_logits_mask, target_logprobs, with_cache
+from physlora.lm import cache_of, logits_at, supports_logits_mask, target_logprobs, with_cache
 from physlora.prompting import build_prompt, encode_example
 
 
@@ -144,11 +144,7 @@ def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> tor
     ids, mask = _suffix_batch(seqs, p, tokenizer.pad_token_id or 0, device)
     last = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # each prompt's own last token
     last[torch.arange(len(seqs)), torch.tensor([len(s) - p - 1 for s in seqs])] = True
-    extra = with_cache(model, cache)
-    if supports_logits_mask(model):
-        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=last, **extra).logits.float()
-    else:
-        logits = model(input_ids=ids, attention_mask=mask, **extra).logits[last].float()
+    logits = logits_at(model, last, input_ids=ids, attention_mask=mask, **with_cache(model, cache)).float()
     return F.log_softmax(logits, dim=-1)[:, letter_ids]
 
 
