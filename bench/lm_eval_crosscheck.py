@@ -172,10 +172,10 @@ def crosscheck(
     import torch
 
     from physlora.config import DEFAULT_SYSTEM_PROMPT
-    from physlora.data import load_records
-    from physlora.models import load_model, resolve_model_path
+    from physlora.data.sources import load_records
+    from physlora.models.loading import load_model, resolve_model_path
     from physlora.prompting import build_prompt
-    from physlora.scoring import score_multiple_choice
+    from physlora.scoring.multiple_choice import score_multiple_choice
 
     if system_prompt is None:
         system_prompt = DEFAULT_SYSTEM_PROMPT

@@ -12,8 +12,8 @@ and the same eval questions, and runs in its own subprocess (fresh model load, i
   trl               TRL SFTTrainer on prompt/completion data (physlora's chat prompt / completion),
                     completion-only loss, padding to the longest in the batch, batch 4 x grad-accum 1.
   trl_packing       the same with packing=True (BFD packing => padding-free, TRL's default for packing).
-  physlora          physlora.train.train_lora, batch 4 x grad-accum 1, dynamic padding + length grouping;
-                    generation with physlora.generate.generate_answers (batch 16), checked against
+  physlora          physlora.training.sft.train_lora, batch 4 x grad-accum 1, dynamic padding + length grouping;
+                    generation with physlora.inference.generate.generate_answers (batch 16), checked against
                     one-at-a-time greedy generation of the same prompts.
   physlora_packing  the same with train.packing=True (padding-free, position ids restart per example).
   physlora_1x4      physlora with batch 1 x grad-accum 4, the reference's own shape (and physlora's default):
@@ -85,7 +85,7 @@ def peak_rss_mb() -> float:
 
 def load_data(eval_examples: int):
     """(train records, eval records, description): the bundled free-form set if present, else the fixture."""
-    from physlora.data import load_records
+    from physlora.data.sources import load_records
 
     if BUNDLED_TRAIN.is_file():
         train = load_records("physlora-physics", "train").records
@@ -151,7 +151,7 @@ def cpu_seconds() -> float:
 
 
 def load(model_name: str):
-    from physlora.models import load_model
+    from physlora.models.loading import load_model
 
     t = time.perf_counter()
     lm = load_model(model_name, device="cpu", dtype="float32")
@@ -308,8 +308,8 @@ def run_trl(args, out: Path, packing: bool) -> dict:
 def run_physlora(args, out: Path, packing: bool, batch: int = 4, bf16: bool = False) -> dict:
     """physlora's own training and generation code, as `physlora run` uses it."""
     from physlora.config import DEFAULT_SYSTEM_PROMPT, LoraSection, TrainSection
-    from physlora.generate import generate_answers
-    from physlora.train import train_lora
+    from physlora.inference.generate import generate_answers
+    from physlora.training.sft import train_lora
 
     model, tok, load_s = load(args.model)
     train, evals, _ = load_data(args.eval_examples)

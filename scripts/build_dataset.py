@@ -1,4 +1,4 @@
-"""Build physlora's bundled physics set from data/src/ into src/physlora/bundled/.
+"""Build physlora's bundled physics set from data/src/ into src/physlora/data/bundled/.
 
 Splits are fixed train/validation/test (~70/10/20), stratified by topic and difficulty, with stable
 ids. Near-duplicate questions (word 3-gram overlap or embedding similarity over a threshold), across
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "data" / "src"
-OUT = ROOT / "src" / "physlora" / "bundled"
+OUT = ROOT / "src" / "physlora" / "data" / "bundled"
 SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
 NGRAM_THRESHOLD = 0.5  # |A ∩ B| / min(|A|, |B|) of word 3-gram sets
 EMBED_THRESHOLD = 0.9  # cosine of all-MiniLM-L6-v2 embeddings

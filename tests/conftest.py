@@ -20,7 +20,7 @@ def fixtures() -> Path:
 @pytest.fixture(scope="session")
 def small():
     """SmolLM2-135M-Instruct (the embedded default), fp32 on CPU, eval mode."""
-    from physlora.models import load_model
+    from physlora.models.loading import load_model
 
     return load_model("smollm2-135m-instruct", device="cpu")
 

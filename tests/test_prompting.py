@@ -1,5 +1,5 @@
 from physlora.prompting import build_completion, build_prompt, encode_example, encode_prompt
-from physlora.scoring import reference_nll
+from physlora.scoring.likelihood import reference_nll
 
 SYSTEM = "You are a physicist. Answer concisely and correctly."
 Q, A = "Why is the sky blue?", "Rayleigh scattering favours short wavelengths, proportional to 1/lambda^4."
@@ -50,7 +50,7 @@ def test_reference_nll_equals_the_training_loss(small):
     """The eval NLL uses exactly the tokens and mask of training: compare with the model's own loss."""
     import torch
 
-    from physlora.data import Record
+    from physlora.data.records import Record
 
     ex = encode_example(small.tokenizer, Q, A, SYSTEM, 512)
     with torch.no_grad():

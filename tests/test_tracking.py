@@ -3,10 +3,10 @@
 import pytest
 
 from physlora.config import load_config
-from physlora.data import load_records
-from physlora.models import load_model
+from physlora.data.sources import load_records
+from physlora.models.loading import load_model
 from physlora.tracking import log_eval_metrics
-from physlora.train import train_lora
+from physlora.training.sft import train_lora
 
 mlflow = pytest.importorskip("mlflow", reason="install physlora[mlflow] to track with MLflow")
 

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True, help="LoRA adapter folder")
     p.add_argument("--out", required=True, help="output folder for the merged model")
 
-    from physlora import serve
+    from physlora.serve import app as serve
 
     serve.add_parser(sub)
 
@@ -136,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
-        from physlora import serve
+        from physlora.serve import app as serve
 
         return serve.main(args)
     if args.command == "report":
-        from physlora.report import build_report
+        from physlora.report.markdown import build_report
 
         run_dir = Path(args.run_dir)
         if not (run_dir / "metrics.json").is_file():
@@ -154,12 +154,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ask":
         return _ask(args, cfg)
     if args.command == "merge":
-        from physlora.models import merge_adapter
+        from physlora.models.export import merge_adapter
 
         out = merge_adapter(cfg.model.name, args.adapter, args.out, dtype="float32" if cfg.model.dtype == "auto" else cfg.model.dtype)
         print(f"merged model written to {out} (load it with AutoModelForCausalLM.from_pretrained)")
         return 0
-    from physlora import pipeline  # heavy imports only for the commands that need them
+    from physlora.experiments import recipes as pipeline  # heavy imports only for the commands that need them
 
     if args.command == "run":
         if args.data:
@@ -183,8 +183,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace, cfg) -> int:
-    from physlora.generate import generate_answers
-    from physlora.models import load_model
+    from physlora.inference.generate import generate_answers
+    from physlora.models.loading import load_model
 
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
@@ -199,7 +199,7 @@ def _ask(args: argparse.Namespace, cfg) -> int:
 
 def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print) -> None:
     """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves."""
-    from physlora.generate import stream_answer
+    from physlora.inference.generate import stream_answer
     from physlora.prompting import encode_prompt
 
     history: list[tuple[str, str]] = []

@@ -1,0 +1,109 @@
+"""Evaluate a model on records: per-example scores, aggregates with 95% CIs, paired comparisons.
+
+Free-form sets are answered by batched greedy generation and graded by text metrics,
+physics-aware answer checking and reference NLL; multiple-choice sets (records with
+`choices`) are scored by log-likelihood.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from physlora.config import EvalSection
+from physlora.data.records import Record
+from physlora.inference.generate import generate_answers
+from physlora.grading.text_metrics import SemanticScorer, exact_match, rouge_l, token_f1
+from physlora.grading.physics_check import check_answer
+from physlora.results.io import read_jsonl
+from physlora.scoring.likelihood import reference_nll
+from physlora.scoring.multiple_choice import score_multiple_choice
+from physlora.evaluation.summary import summarize
+from physlora.results.schema import EvalOutput
+
+# what each kind of evaluation computes, in the order reports show it (metadata: physlora.registry)
+FREEFORM_METRICS = ["exact_match", "token_f1", "rouge_l", "semantic", "physics", "ref_nll"]
+MC_METRICS = ["acc", "acc_norm", "letter", "circular"]
+
+
+def is_multiple_choice(records: list[Record]) -> bool:
+    return sum(r.is_mc for r in records) > len(records) / 2
+
+
+def _bar(total: int, desc: str):
+    return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True)
+
+
+def evaluate_records(
+    model,
+    tokenizer,
+    records: list[Record],
+    cfg: EvalSection,
+    *,
+    system_prompt: str | None,
+    semantic: SemanticScorer | None = None,
+    seed: int = 0,
+    label: str = "eval",
+    cache: Path | None = None,
+) -> EvalOutput:
+    """Score `model` on `records`. With `cache`, generated answers are appended to that JSONL file
+    batch by batch, and answers already there are reused: an interrupted eval resumes."""
+    model.eval()
+    if is_multiple_choice(records):
+        mc = [r for r in records if r.is_mc]
+        with _bar(len(mc), f"{label}: multiple choice") as bar:
+            scored = score_multiple_choice(model, tokenizer, mc, system_prompt=system_prompt, progress=bar.update)
+        rows = [_base_row(r) | s for r, s in zip(mc, scored)]
+        return summarize("mc", rows, MC_METRICS, cfg.bootstrap_resamples, seed)
+
+    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache)
+    rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol) for r, a in zip(records, answers)]
+    if semantic is not None:
+        for row, s in zip(rows, semantic.similarity(answers, [r.answer for r in records])):
+            row["semantic"] = s
+    if cfg.nll:
+        with _bar(len(records), f"{label}: reference NLL") as bar:
+            nll = reference_nll(model, tokenizer, records, system_prompt=system_prompt, progress=bar.update)
+        for row, v in zip(rows, nll):
+            row["ref_nll"] = v
+    return summarize("freeform", rows, FREEFORM_METRICS, cfg.bootstrap_resamples, seed)
+
+
+def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None):
+    done = {row["id"]: row["prediction"] for row in read_jsonl(cache)} if cache and cache.is_file() else {}
+    todo = [i for i, r in enumerate(records) if r.id not in done]
+
+    def save(batch: list[int], answers: list[str]) -> None:
+        if cache is not None:
+            with cache.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps({"id": records[todo[b]].id, "prediction": a}) + "\n" for b, a in zip(batch, answers))
+
+    with _bar(len(todo), f"{label}: generating") as bar:
+        new = generate_answers(
+            model, tokenizer, [records[i].question for i in todo], system_prompt=system_prompt,
+            max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, progress=bar.update, on_batch=save,
+        )
+    done.update({records[i].id: a for i, a in zip(todo, new)})
+    return [done[r.id] for r in records]
+
+
+def _base_row(r: Record) -> dict:
+    row = {"id": r.id, "question": r.question, "reference": r.answer}
+    if r.topic:
+        row["topic"] = r.topic
+    if r.choices:
+        row["choices"] = r.choices
+    return row
+
+
+def text_scores(prediction: str, reference: str, rel_tol: float = 0.05) -> dict[str, float | None]:
+    return {
+        "exact_match": exact_match(prediction, reference),
+        "token_f1": token_f1(prediction, reference),
+        "rouge_l": rouge_l(prediction, reference),
+        "physics": check_answer(prediction, reference, rel_tol=rel_tol),
+    }
+
+

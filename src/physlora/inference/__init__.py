@@ -1,0 +1,1 @@
+"""Inference: what the model writes (batched greedy generation, streaming)."""

@@ -1,0 +1,53 @@
+"""The report's PNG plots (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_loss(log: list[dict], path: Path) -> bool:
+    if not log:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot([r["step"] for r in log], [r["loss"] for r in log], marker=".", lw=1)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (answer tokens)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_metrics(block: dict, path: Path) -> bool:
+    # metrics on a 0..1 "higher is better" scale share one axis; NLL-like ones are left to the table
+    info = block.get("metric_info", {})
+    names = [m for m in block["base"] if m in block.get("tuned", {}) and info.get(m, {}).get("higher_is_better", True)]
+    if not names:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.4))
+    for shift, key, color in ((-0.2, "base", "#9aa5b1"), (0.2, "tuned", "#2f6fb0")):
+        means = np.array([block[key][m]["mean"] for m in names])
+        lo = np.array([block[key][m]["ci95"][0] for m in names])
+        hi = np.array([block[key][m]["ci95"][1] for m in names])
+        ax.bar(x + shift, means, 0.4, yerr=[means - lo, hi - means], capsize=3, label=key, color=color)
+    ax.set_xticks(x, [info.get(m, {}).get("label", m).split(" (")[0] for m in names], rotation=20, ha="right")
+    ax.set_ylabel("mean (95% CI)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

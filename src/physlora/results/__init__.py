@@ -1,0 +1,1 @@
+"""Result files a user can keep: their typed schema (`schema`) and atomic writing (`io`)."""

@@ -1,0 +1,133 @@
+"""The typed result files of physlora: one pydantic schema per file, written by the evaluation and the
+recipes, read by report, serve, compare and the tests. Extra keys are kept (forward compatible), and
+NaN is allowed where a metric did not apply.
+
+    metrics.json of `physlora run`   -> RunMetrics
+    metrics.json of `physlora eval`  -> EvalMetrics
+    train_summary.json               -> TrainSummary
+    eval_<label>_<i>.json (cache)    -> EvalOutput
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from physlora.errors import PhysloraError
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="constants")
+
+
+class MetricInfo(_Result):
+    name: str
+    label: str
+    higher_is_better: bool = True
+    kind: Literal["freeform", "mc"] = "freeform"
+    unit: str = ""
+
+
+class Interval(_Result):
+    """An aggregate: mean with a 95% bootstrap CI over n examples (NaN where nothing applied)."""
+
+    mean: float
+    ci95: tuple[float, float]
+    n: int
+    perplexity: float | None = None
+
+
+class Comparison(_Result):
+    """Paired tuned-minus-base difference on the same examples."""
+
+    diff: float
+    ci95: tuple[float, float]
+    p_value: float
+    n: int
+
+
+class EvalOutput(_Result):
+    """One model on one set: per-example rows, aggregates, aggregates per topic."""
+
+    kind: Literal["freeform", "mc"]
+    rows: list[dict[str, Any]]
+    metrics: dict[str, Interval] = Field(default_factory=dict)
+    by_topic: dict[str, dict[str, Interval]] = Field(default_factory=dict)
+    metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self.metrics)
+
+
+class EvalSet(_Result):
+    """A block of `physlora eval`'s metrics.json."""
+
+    kind: Literal["freeform", "mc"]
+    n: int
+    source: str
+    metrics: dict[str, Interval]
+    by_topic: dict[str, dict[str, Interval]] = Field(default_factory=dict)
+    metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+
+
+class PairedSet(_Result):
+    """A block of `physlora run`'s metrics.json: base and tuned on the same examples, compared."""
+
+    kind: Literal["freeform", "mc"]
+    n: int
+    source: str
+    base: dict[str, Interval]
+    tuned: dict[str, Interval]
+    comparison: dict[str, Comparison] = Field(default_factory=dict)
+    by_topic: dict[str, dict[str, dict[str, Interval]]] = Field(default_factory=dict)
+    metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+
+
+class TrainSummary(_Result):
+    steps: int
+    seconds: float
+    n_train: int
+    train_tokens: int = 0
+    truncated_rows: int = 0
+    final_loss: float | None = None
+
+
+class RunMetrics(_Result):
+    config: dict[str, Any]
+    sets: dict[str, PairedSet]
+    train: TrainSummary | None = None
+    seconds_total: float | None = None
+
+
+class EvalMetrics(_Result):
+    model: str
+    adapter: str | None = None
+    sets: dict[str, EvalSet]
+    environment: dict[str, Any] = Field(default_factory=dict)
+
+
+R = TypeVar("R", bound=_Result)
+
+
+def read_result(path: Path, schema: type[R]) -> R:
+    """Read and validate a result file; a broken or foreign file is one PhysloraError naming it."""
+    path = Path(path)
+    try:
+        return schema.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise PhysloraError(f"{path} not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PhysloraError(f"{path} is not valid JSON: {str(e).splitlines()[0]}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PhysloraError(f"{path} is not a {schema.__name__} file: {where}: {first['msg']}") from None
+
+
+def result_json(result: _Result) -> dict[str, Any]:
+    """The plain-JSON form written to disk (NaN kept as NaN, as Python's json writes it)."""
+    return result.model_dump(mode="python")

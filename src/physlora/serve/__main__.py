@@ -1,0 +1,5 @@
+import sys
+
+from physlora.serve.app import _cli
+
+sys.exit(_cli())

@@ -1,0 +1,1 @@
+"""Training: LoRA supervised fine-tuning with transformers Trainer, its callbacks and checkpoints."""

@@ -1,0 +1,234 @@
+"""LoRA fine-tuning with peft + transformers' Trainer.
+
+Each example is `prompt_ids + answer_ids` with the loss on answer tokens only; batches are
+padded dynamically (length-grouped) or packed without cross-attention (padding-free,
+position ids restart per example).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainingArguments, set_seed
+
+from physlora.config import LoraSection, TrainSection
+from physlora.data.records import Record
+from physlora.errors import PhysloraError, TrainingInterrupted
+from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
+from physlora.prompting import encode_example
+from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
+from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
+from physlora.tracking import configure_tracking
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: Path
+    steps: int
+    seconds: float
+    losses: list[dict] = field(default_factory=list)
+    train_tokens: int = 0
+    truncated: int = 0
+
+
+def set_threads(num_threads: int | None) -> None:
+    """Share the cores among the processes on this machine (1 unless launched with accelerate/torchrun):
+    torch's default can oversubscribe, which slows every rank."""
+    if not torch.cuda.is_available():
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(num_threads or max(1, cores // local_procs))
+
+
+def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int):
+    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping)."""
+    from datasets import Dataset
+
+    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    ds = Dataset.from_dict(
+        {
+            "input_ids": [e.input_ids for e in encoded],
+            "labels": [e.labels for e in encoded],
+            "length": [len(e.input_ids) for e in encoded],
+        }
+    )
+    return ds, sum(e.truncated for e in encoded)
+
+
+class PadCollator:
+    """Right-pads a batch to its own longest row; pads never carry loss."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+
+        def pad(key: str, value: int) -> torch.Tensor:
+            return torch.tensor([list(f[key]) + [value] * (width - len(f[key])) for f in features])
+
+        ids = pad("input_ids", self.pad_id)
+        mask = torch.tensor([[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"])) for f in features])
+        return {"input_ids": ids, "attention_mask": mask, "labels": pad("labels", -100)}
+
+
+class KeepAnswerLogits:
+    """Adds `logits_to_keep`, the mask of positions that predict an answer token, to each batch:
+    the model then projects only those hidden states onto the vocabulary (see physlora.models.forward)."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.collator(features)
+        batch["logits_to_keep"] = next_token_targets(batch["labels"])[0]
+        return batch
+
+
+def make_collator(tokenizer, packing: bool, answer_logits_only: bool = True):
+    if packing:
+        from transformers import DataCollatorWithFlattening
+
+        # one row of concatenated examples; position_ids restart per example, and transformers
+        # builds a block-diagonal mask from them, so examples never attend to each other
+        collator = DataCollatorWithFlattening(return_position_ids=True)
+    else:
+        collator = PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+    return KeepAnswerLogits(collator) if answer_logits_only else collator
+
+
+def lora_model(model, lora: LoraSection):
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
+    try:
+        return get_peft_model(model, cfg)
+    except ValueError as e:
+        raise PhysloraError(f"LoRA target_modules {lora.target_modules!r} do not fit this model: {e}") from None
+
+
+def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool):
+    configure_tracking(out_dir, train.report_to)
+    return TrainingArguments(
+        output_dir=str(out_dir / "checkpoints"),
+        max_steps=train.max_steps,
+        per_device_train_batch_size=train.batch_size,
+        gradient_accumulation_steps=train.grad_accum,
+        learning_rate=train.learning_rate,
+        warmup_steps=train.warmup_steps,
+        weight_decay=train.weight_decay,
+        lr_scheduler_type=train.lr_scheduler,
+        logging_steps=train.logging_steps,
+        save_strategy="steps",
+        save_steps=train.save_steps,
+        save_total_limit=train.save_total_limit,
+        report_to=train.report_to or "none",
+        seed=seed,
+        data_seed=seed,
+        bf16=bf16,
+        train_sampling_strategy="group_by_length" if train.group_by_length and not train.packing else "random",
+        length_column_name="length",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=False,
+        save_only_model=False,
+        ddp_find_unused_parameters=False,
+        include_num_input_tokens_seen="non_padding",
+        logging_nan_inf_filter=False,  # the NaN guard must see a NaN loss, not a smoothed one
+        # without an accelerator, DDP across processes (accelerate launch / torchrun) runs on gloo
+        use_cpu=not _has_accelerator(),
+        ddp_backend="gloo" if not _has_accelerator() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+    )
+
+
+def _has_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps and mps.is_available())
+
+
+def train_lora(
+    model,
+    tokenizer,
+    records: list[Record],
+    out_dir: Path,
+    *,
+    lora: LoraSection,
+    train: TrainSection,
+    system_prompt: str | None,
+    seed: int = 42,
+    resume: bool = False,
+    extra_callbacks: list | None = None,
+) -> tuple[object, TrainResult]:
+    """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
+
+    Returns the PEFT-wrapped model (ready for evaluation) and what happened."""
+    set_seed(seed)
+    set_threads(train.num_threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length)
+    if train.packing:
+        dataset = dataset.remove_columns("length")
+    peft_model = lora_model(model, lora)
+    peft_model.train()
+    bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16
+    last = last_checkpoint(out_dir) if resume else None
+    log = JsonlLossLog(out_dir / "train_log.jsonl")
+    truncate_log(log.path, checkpoint_step(last))  # steps after the checkpoint will be redone
+    guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model))
+    answer_logits_only = supports_logits_mask(peft_model)
+    trainer = Trainer(
+        model=peft_model,
+        args=training_arguments(out_dir, train, seed, bf16),
+        train_dataset=dataset,
+        data_collator=make_collator(tokenizer, train.packing, answer_logits_only),
+        # with logits on answer positions only, the loss is computed here (the model's own loss
+        # would expect logits at every position)
+        compute_loss_func=answer_loss if answer_logits_only else None,
+        callbacks=[log, guard, stop, disk, *(extra_callbacks or [])],
+    )
+    started = time.perf_counter()
+    stop.install()
+    try:
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+    finally:
+        stop.uninstall()
+    seconds = time.perf_counter() - started
+    step = trainer.state.global_step
+    if guard.bad_step is not None:
+        raise PhysloraError(
+            f"loss became NaN/inf at step {guard.bad_step}: lower train.learning_rate or check the data; "
+            f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+        )
+    if disk.short is not None:
+        free, need = disk.short
+        raise PhysloraError(
+            f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
+            "free disk, then rerun with --resume"
+        )
+    if stop.signal is not None and step < train.max_steps:
+        raise TrainingInterrupted(
+            f"training interrupted at step {step}/{train.max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+            "rerun the same command with --resume to continue"
+        )
+    adapter_dir = out_dir / "adapter"
+    if trainer.is_world_process_zero():
+        peft_model.save_pretrained(str(adapter_dir), safe_serialization=True)
+        tokenizer.save_pretrained(str(adapter_dir))
+    peft_model.eval()
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    result = TrainResult(adapter_dir, step, seconds, read_log(log.path), tokens, truncated)
+    return peft_model, result
+
+

@@ -1,0 +1,378 @@
+"""`physlora serve`: the API against a real (tiny) run folder, and the page end to end in Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from physlora.errors import PhysloraError
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+QUESTION = "What is Newton's second law?"
+
+
+# ---------------------------------------------------------------- a real run folder
+
+
+@pytest.fixture(scope="session")
+def run_folder(tmp_path_factory, fixtures):
+    """config.yaml + a real LoRA adapter (2 steps on mini.jsonl, embedded model) + small metrics/predictions.
+    Returns the folder and the trained (in-memory) PEFT model, to check the served adapter against it."""
+    from physlora.config import load_config
+    from physlora.data.sources import load_records
+    from physlora.models.loading import load_model
+    from physlora.results.io import atomic_write_text, write_json, write_jsonl
+    from physlora.training.sft import train_lora
+
+    run_dir = tmp_path_factory.mktemp("serve-run") / "mini"
+    cfg = load_config(None, [f"output_dir={run_dir.parent}", "name=mini", f"data.train={fixtures / 'mini.jsonl'}",
+                             "train.max_steps=2", "train.batch_size=2", "train.grad_accum=1", "train.warmup_steps=0",
+                             "train.learning_rate=0.005", "train.report_to=[]", "eval.max_new_tokens=16"])
+    records = load_records(str(fixtures / "mini.jsonl")).records
+    fresh = load_model(cfg.model.name, device="cpu")  # train_lora changes its model in place: not the shared one
+    trained, result = train_lora(fresh.model, fresh.tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
+                                 system_prompt=cfg.system_prompt, seed=cfg.seed)
+    assert result.steps == 2 and (run_dir / "adapter" / "adapter_config.json").is_file()
+    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
+
+    def stat(mean):
+        return {"mean": mean, "ci95": [mean - 0.05, mean + 0.05], "n": len(records)}
+
+    block = {
+        "kind": "freeform", "n": len(records), "source": "mini.jsonl",
+        "base": {"token_f1": stat(0.21), "rouge_l": stat(0.18), "ref_nll": stat(2.5)},
+        "tuned": {"token_f1": stat(0.34), "rouge_l": stat(0.29), "ref_nll": stat(1.9)},
+        "comparison": {"token_f1": {"diff": 0.13, "ci95": [0.05, 0.2], "p_value": 0.01},
+                       "rouge_l": {"diff": 0.11, "ci95": [-0.01, 0.2], "p_value": 0.08},
+                       "ref_nll": {"diff": -0.6, "ci95": [-0.9, -0.3], "p_value": float("nan")}},
+    }
+    write_json(run_dir / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {"mini.jsonl": block},
+                                          "train": {"steps": 2, "final_loss": result.losses[-1]["loss"]}})
+    write_jsonl(run_dir / "predictions.jsonl", [
+        {"set": "mini.jsonl", "id": r.id, "topic": r.topic, "question": r.question, "reference": r.answer,
+         "base_answer": f"base answer {i}", "tuned_answer": f"tuned answer {i}",
+         "base_scores": {"token_f1": 0.1}, "tuned_scores": {"token_f1": 0.2}}
+        for i, r in enumerate(records)
+    ])
+    return SimpleNamespace(path=run_dir, cfg=cfg, trained=trained, tokenizer=fresh.tokenizer, n=len(records))
+
+
+@pytest.fixture(scope="module")
+def app(run_folder, small):
+    """The app with the shared base model and the tuned model loaded the real way (base + RUN_DIR/adapter)."""
+    from physlora.serve.app import create_app
+
+    return create_app(run_folder.path, base=small)
+
+
+@pytest.fixture()
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+# ---------------------------------------------------------------- API
+
+
+def test_page_is_self_contained(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    for needed in ('id="question"', 'id="ask"', 'id="base-answer"', 'id="tuned-answer"', "/api/ask",
+                   "/api/metrics", "/api/predictions", "<style>", "<script>"):
+        assert needed in html, needed
+    # nothing from the network: no external scripts, styles, fonts or images
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(http" not in html
+
+
+def test_metrics_are_served_as_valid_json(client, run_folder):
+    r = client.get("/api/metrics")
+    assert r.status_code == 200
+    metrics = json.loads(r.text)  # strict JSON: the NaN p-value in metrics.json must arrive as null
+    block = metrics["sets"]["mini.jsonl"]
+    assert block["tuned"]["token_f1"]["mean"] == 0.34
+    assert block["comparison"]["ref_nll"]["p_value"] is None
+    assert "NaN" not in r.text and math.isfinite(metrics["train"]["final_loss"])
+
+
+def test_info_names_the_run(client, run_folder):
+    info = client.get("/api/info").json()
+    assert info["name"] == "mini" and info["model"] == "smollm2-135m-instruct"
+    assert info["max_new_tokens"] == 16 and info["n_predictions"] == run_folder.n
+
+
+def test_predictions_page_and_filter(client, run_folder):
+    r = client.get("/api/predictions", params={"offset": 0, "limit": 5}).json()
+    assert r["total"] == run_folder.n and len(r["rows"]) == 5
+    assert set(r["rows"][0]) >= {"id", "question", "reference", "base_answer", "tuned_answer"}
+    assert "base_scores" not in r["rows"][0]
+    rest = client.get("/api/predictions", params={"offset": 10, "limit": 5}).json()
+    assert len(rest["rows"]) == run_folder.n - 10
+    ids = [row["id"] for row in client.get("/api/predictions", params={"limit": 200}).json()["rows"]]
+    assert len(set(ids)) == run_folder.n
+
+    hit = client.get("/api/predictions", params={"q": "NEWTON'S SECOND"}).json()  # case-insensitive substring
+    assert hit["total"] == 1 and hit["rows"][0]["question"] == QUESTION
+    assert client.get("/api/predictions", params={"q": "tuned answer 3"}).json()["total"] == 1  # answers too
+    assert client.get("/api/predictions", params={"q": "no such text anywhere"}).json() == {
+        "total": 0, "offset": 0, "limit": 20, "rows": []}
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 10_000}, {"offset": -1}, {"limit": "many"}])
+def test_predictions_bad_paging_is_400(client, params):
+    r = client.get("/api/predictions", params=params)
+    assert r.status_code == 400 and r.json()["detail"].startswith("invalid request")
+
+
+def test_ask_answers_with_both_models(client, run_folder, small):
+    from physlora.inference.generate import generate_answers
+
+    r = client.post("/api/ask", json={"question": f"  {QUESTION}\n"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["base"].strip() and body["tuned"].strip() and body["seconds"] >= 0
+    kw = dict(system_prompt=run_folder.cfg.system_prompt, max_new_tokens=16, batch_size=1)
+    assert body["base"] == generate_answers(small.model, small.tokenizer, [QUESTION], **kw)[0]
+    # the served tuned model (base + adapter loaded from disk) answers exactly like the model just trained
+    assert body["tuned"] == generate_answers(run_folder.trained, run_folder.tokenizer, [QUESTION], **kw)[0]
+
+
+@pytest.mark.parametrize(
+    "payload, fragment",
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "   \n\t "}, "empty"),
+        ({"question": "x" * 2001}, "too long: 2001 characters, at most 2000"),
+        ({"question": 42}, "question"),
+        ({}, "question"),
+    ],
+)
+def test_ask_rejects_bad_questions_with_400(client, payload, fragment):
+    r = client.post("/api/ask", json=payload)
+    assert r.status_code == 400
+    assert fragment in r.json()["detail"]
+
+
+def test_ask_accepts_exactly_2000_characters(app, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import physlora.inference.generate
+
+    monkeypatch.setattr(physlora.inference.generate, "generate_answers", lambda m, t, qs, **kw: [f"{len(qs[0])}"])
+    with TestClient(app) as c:
+        r = c.post("/api/ask", json={"question": "y" * 2000})
+    assert r.status_code == 200 and r.json()["base"] == "2000"
+
+
+def test_generation_is_serialised(app, monkeypatch):
+    """Concurrent requests never generate at the same time (the lock), and each still gets its answer."""
+    from fastapi.testclient import TestClient
+
+    import physlora.inference.generate
+
+    state = {"active": 0, "max": 0}
+    guard = threading.Lock()
+
+    def slow(model, tokenizer, questions, **kw):
+        with guard:
+            state["active"] += 1
+            state["max"] = max(state["max"], state["active"])
+        time.sleep(0.05)
+        with guard:
+            state["active"] -= 1
+        return [f"answer to {questions[0]}"]
+
+    monkeypatch.setattr(physlora.inference.generate, "generate_answers", slow)
+    results = {}
+    with TestClient(app) as c:
+        def ask(i):
+            results[i] = c.post("/api/ask", json={"question": f"q{i}"}).json()
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert state["max"] == 1
+    assert {i: r["tuned"] for i, r in results.items()} == {i: f"answer to q{i}" for i in range(4)}
+
+
+# ---------------------------------------------------------------- run folder checks and command line
+
+
+@pytest.mark.parametrize("missing", ["config.yaml", "metrics.json", "predictions.jsonl", "adapter"])
+def test_missing_run_files_fail_before_serving(run_folder, tmp_path, missing):
+    from physlora.serve import app as serve
+
+    broken = tmp_path / "run"
+    shutil.copytree(run_folder.path, broken, ignore=shutil.ignore_patterns("checkpoints"))
+    target = broken / missing
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    with pytest.raises(PhysloraError) as err:
+        serve.create_app(broken)
+    message = str(err.value)
+    assert missing in message and "\n" not in message
+    # main() fails the same way before loading a model or opening a port
+    args = argparse.Namespace(run_dir=str(broken), host="127.0.0.1", port=0, max_new_tokens=None)
+    with pytest.raises(PhysloraError, match=re.escape(missing)):
+        serve.main(args)
+
+
+def test_not_a_folder_and_bad_metrics(tmp_path, run_folder, capsys):
+    from physlora.serve import app as serve
+
+    with pytest.raises(PhysloraError, match="run folder not found"):
+        serve.check_run_dir(tmp_path / "nope")
+    assert serve._cli([str(tmp_path / "nope")]) == 2
+    assert "physlora: error: run folder not found" in capsys.readouterr().err
+
+    broken = tmp_path / "run"
+    shutil.copytree(run_folder.path, broken, ignore=shutil.ignore_patterns("checkpoints"))
+    (broken / "metrics.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(PhysloraError, match="metrics.json is not valid JSON"):
+        serve.create_app(broken)
+
+
+def test_add_parser_defaults_to_localhost():
+    from physlora.serve import app as serve
+
+    parser = argparse.ArgumentParser(prog="physlora")
+    serve.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "runs/demo"])
+    assert (args.command, args.run_dir, args.host, args.port, args.max_new_tokens) == (
+        "serve", "runs/demo", "127.0.0.1", 8000, None)
+    args = parser.parse_args(["serve", "r", "--host", "0.0.0.0", "--port", "9001", "--max-new-tokens", "32"])
+    assert (args.host, args.port, args.max_new_tokens, args.func) == ("0.0.0.0", 9001, 32, serve.main)
+
+
+def test_taken_port_is_a_clear_error():
+    from physlora.serve import app as serve
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(PhysloraError, match=f"cannot listen on 127.0.0.1:{port}"):
+            serve._bind("127.0.0.1", port)
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _browser_or_skip():
+    """Playwright's sync API, or a skip (locally) / a failure (under CI, which installs the browser)."""
+    missing = []
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+        missing.append("the playwright Python package (pip install playwright)")
+    if missing:
+        reason = "browser test needs " + " and ".join(missing) + "; scripts/ci-browser-deps.sh installs the browser"
+        if _in_ci():
+            pytest.fail(f"CI is set, so the browser test must run: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _wait_for_server(proc: subprocess.Popen, log: Path, timeout: float) -> str:
+    """The URL the server printed, once it answers /api/info; fails with the server's log otherwise."""
+    deadline = time.monotonic() + timeout
+    url = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        if url is None:
+            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", log.read_text(errors="replace"))
+            url = found.group(1) if found else None
+        if url is not None:
+            try:
+                with urllib.request.urlopen(url + "api/info", timeout=5) as r:
+                    if r.status == 200:
+                        return url
+            except OSError:
+                pass
+        time.sleep(0.5)
+    pytest.fail(f"server not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.mark.slow
+def test_page_end_to_end_in_chromium(request, tmp_path):
+    sync_playwright = _browser_or_skip()  # before the run folder is built: a skip costs nothing
+    run_folder = request.getfixturevalue("run_folder")
+    log = tmp_path / "server.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with log.open("w") as out:
+        # --port 0: the server binds a free port itself and prints it (no race with another process)
+        proc = subprocess.Popen([sys.executable, "-m", "physlora.serve", str(run_folder.path), "--port", "0"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        url = _wait_for_server(proc, log, timeout=300)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.set_default_timeout(60_000)
+                errors = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url, timeout=60_000)
+                # metrics and predictions render from the API
+                page.wait_for_function("document.querySelectorAll('#metrics table tr').length > 1", timeout=30_000)
+                page.wait_for_function("document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30_000)
+                assert "Token F1" in page.inner_text("#metrics")
+                assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
+
+                page.fill("#question", QUESTION)
+                page.click("#ask")
+                page.wait_for_function(
+                    "document.getElementById('base-answer').textContent.trim().length > 0"
+                    " && document.getElementById('tuned-answer').textContent.trim().length > 0",
+                    timeout=180_000,
+                )
+                base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
+                assert base and tuned
+                assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
+                assert "Error" not in page.inner_text("#ask-status")
+                page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
+                assert (tmp_path / "serve.png").stat().st_size > 10_000
+
+                # an empty question is refused in the page, without a request
+                page.fill("#question", "   ")
+                page.click("#ask")
+                page.wait_for_function("document.getElementById('ask-status').classList.contains('error')",
+                                       timeout=10_000)
+                assert errors == []
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
