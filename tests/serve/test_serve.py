@@ -58,12 +58,16 @@ def run_folder(tmp_path_factory, fixtures):
         "kind": "freeform", "n": len(records), "source": "mini.jsonl",
         "base": {"token_f1": stat(0.21), "rouge_l": stat(0.18), "ref_nll": stat(2.5)},
         "tuned": {"token_f1": stat(0.34), "rouge_l": stat(0.29), "ref_nll": stat(1.9)},
-        "comparison": {"token_f1": {"diff": 0.13, "ci95": [0.05, 0.2], "p_value": 0.01},
-                       "rouge_l": {"diff": 0.11, "ci95": [-0.01, 0.2], "p_value": 0.08},
-                       "ref_nll": {"diff": -0.6, "ci95": [-0.9, -0.3], "p_value": float("nan")}},
+        "comparison": {"token_f1": {"diff": 0.13, "ci95": [0.05, 0.2], "p_value": 0.01, "n": len(records)},
+                       "rouge_l": {"diff": 0.11, "ci95": [-0.01, 0.2], "p_value": 0.08, "n": len(records)},
+                       "ref_nll": {"diff": -0.6, "ci95": [-0.9, -0.3], "p_value": float("nan"), "n": len(records)}},
+        "metric_info": {"token_f1": {"name": "token_f1", "label": "Token F1"},
+                        "rouge_l": {"name": "rouge_l", "label": "ROUGE-L"},
+                        "ref_nll": {"name": "ref_nll", "label": "Reference NLL (nats/token)", "higher_is_better": False}},
     }
     write_json(run_dir / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {"mini.jsonl": block},
-                                          "train": {"steps": 2, "final_loss": result.losses[-1]["loss"]}})
+                                          "train": {"steps": 2, "seconds": 1.0, "n_train": len(records),
+                                                    "final_loss": result.losses[-1]["loss"]}})
     write_jsonl(run_dir / "predictions.jsonl", [
         {"set": "mini.jsonl", "id": r.id, "topic": r.topic, "question": r.question, "reference": r.answer,
          "base_answer": f"base answer {i}", "tuned_answer": f"tuned answer {i}",
@@ -74,18 +78,28 @@ def run_folder(tmp_path_factory, fixtures):
 
 
 @pytest.fixture(scope="module")
-def app(run_folder, small):
-    """The app with the shared base model and the tuned model loaded the real way (base + RUN_DIR/adapter)."""
+def served_model(run_folder):
+    """The one model serve holds, loaded the real way: base model + RUN_DIR/adapter."""
+    from physlora.serve.app import load_served_model
+
+    return load_served_model(run_folder.cfg, run_folder.path, say=lambda msg: None)
+
+
+@pytest.fixture(scope="module")
+def app(run_folder, served_model):
     from physlora.serve.app import create_app
 
-    return create_app(run_folder.path, base=small)
+    return create_app(run_folder.path, model=served_model)  # as bound to 127.0.0.1:8000
+
+
+LOCAL = "http://127.0.0.1:8000"  # the Host / Origin the app was bound to
 
 
 @pytest.fixture()
 def client(app):
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         yield c
 
 
@@ -144,16 +158,18 @@ def test_predictions_bad_paging_is_400(client, params):
 
 
 def test_ask_answers_with_both_models(client, run_folder, small):
+    """One served model answers "base" (adapter disabled) exactly as a separate plain base model does, and
+    "tuned" exactly as the model just trained: the same answers the old two-model server gave."""
     from physlora.inference.generate import generate_answers
 
-    r = client.post("/api/ask", json={"question": f"  {QUESTION}\n"})
+    r = client.post("/api/ask", json={"question": f"  {QUESTION}\n"}, headers={"Origin": LOCAL})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["base"].strip() and body["tuned"].strip() and body["seconds"] >= 0
     kw = dict(system_prompt=run_folder.cfg.system_prompt, max_new_tokens=16, batch_size=1)
     assert body["base"] == generate_answers(small.model, small.tokenizer, [QUESTION], **kw)[0]
-    # the served tuned model (base + adapter loaded from disk) answers exactly like the model just trained
     assert body["tuned"] == generate_answers(run_folder.trained, run_folder.tokenizer, [QUESTION], **kw)[0]
+    assert body["base"] != body["tuned"]  # the adapter is really switched (lr 0.005 for 2 steps changes the answer)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +194,7 @@ def test_ask_accepts_exactly_2000_characters(app, monkeypatch):
     import physlora.inference.generate
 
     monkeypatch.setattr(physlora.inference.generate, "generate_answers", lambda m, t, qs, **kw: [f"{len(qs[0])}"])
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.post("/api/ask", json={"question": "y" * 2000})
     assert r.status_code == 200 and r.json()["base"] == "2000"
 
@@ -203,7 +219,7 @@ def test_generation_is_serialised(app, monkeypatch):
 
     monkeypatch.setattr(physlora.inference.generate, "generate_answers", slow)
     results = {}
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         def ask(i):
             results[i] = c.post("/api/ask", json={"question": f"q{i}"}).json()
 
@@ -232,7 +248,7 @@ def test_missing_run_files_fail_before_serving(run_folder, tmp_path, missing):
     message = str(err.value)
     assert missing in message and "\n" not in message
     # main() fails the same way before loading a model or opening a port
-    args = argparse.Namespace(run_dir=str(broken), host="127.0.0.1", port=0, max_new_tokens=None)
+    args = argparse.Namespace(run_dir=str(broken), host="127.0.0.1", port=0, max_new_tokens=None, token=None)
     with pytest.raises(PhysloraError, match=re.escape(missing)):
         serve.main(args)
 
@@ -250,6 +266,9 @@ def test_not_a_folder_and_bad_metrics(tmp_path, run_folder, capsys):
     (broken / "metrics.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(PhysloraError, match="metrics.json is not valid JSON"):
         serve.create_app(broken)
+    (broken / "metrics.json").write_text('{"config": {}, "sets": {"s": {"kind": "freeform"}}}', encoding="utf-8")
+    with pytest.raises(PhysloraError, match="not a RunMetrics file: sets.s.n"):
+        serve.create_app(broken)
 
 
 def test_add_parser_defaults_to_localhost():
@@ -258,8 +277,8 @@ def test_add_parser_defaults_to_localhost():
     parser = argparse.ArgumentParser(prog="physlora")
     serve.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve", "runs/demo"])
-    assert (args.command, args.run_dir, args.host, args.port, args.max_new_tokens) == (
-        "serve", "runs/demo", "127.0.0.1", 8000, None)
+    assert (args.command, args.run_dir, args.host, args.port, args.max_new_tokens, args.token) == (
+        "serve", "runs/demo", "127.0.0.1", 8000, None, None)
     args = parser.parse_args(["serve", "r", "--host", "0.0.0.0", "--port", "9001", "--max-new-tokens", "32"])
     assert (args.host, args.port, args.max_new_tokens, args.func) == ("0.0.0.0", 9001, 32, serve.main)
 
@@ -321,6 +340,16 @@ def _wait_for_server(proc: subprocess.Popen, log: Path, timeout: float) -> str:
     pytest.fail(f"server not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def wait_until(page, condition: str, timeout: float) -> None:
+    """Poll a JS condition with page.evaluate (DevTools, not page script): the page's CSP forbids eval, which
+    Playwright's wait_for_function needs, and the test must not weaken that CSP (no bypass_csp)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(condition):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not true after {timeout:.0f} s: {condition}")
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_page_end_to_end_in_chromium(request, tmp_path):
     sync_playwright = _browser_or_skip()  # before the run folder is built: a skip costs nothing
@@ -342,18 +371,15 @@ def test_page_end_to_end_in_chromium(request, tmp_path):
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url, timeout=60_000)
                 # metrics and predictions render from the API
-                page.wait_for_function("document.querySelectorAll('#metrics table tr').length > 1", timeout=30_000)
-                page.wait_for_function("document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30_000)
+                wait_until(page, "document.querySelectorAll('#metrics table tr').length > 1", timeout=30)
+                wait_until(page, "document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30)
                 assert "Token F1" in page.inner_text("#metrics")
                 assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
 
                 page.fill("#question", QUESTION)
                 page.click("#ask")
-                page.wait_for_function(
-                    "document.getElementById('base-answer').textContent.trim().length > 0"
-                    " && document.getElementById('tuned-answer').textContent.trim().length > 0",
-                    timeout=180_000,
-                )
+                wait_until(page, "document.getElementById('base-answer').textContent.trim().length > 0"
+                                 " && document.getElementById('tuned-answer').textContent.trim().length > 0", timeout=180)
                 base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
                 assert base and tuned
                 assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
@@ -364,8 +390,7 @@ def test_page_end_to_end_in_chromium(request, tmp_path):
                 # an empty question is refused in the page, without a request
                 page.fill("#question", "   ")
                 page.click("#ask")
-                page.wait_for_function("document.getElementById('ask-status').classList.contains('error')",
-                                       timeout=10_000)
+                wait_until(page, "document.getElementById('ask-status').classList.contains('error')", timeout=10)
                 assert errors == []
             finally:
                 browser.close()
