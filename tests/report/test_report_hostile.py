@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 
 import pytest
 
 import hostile_text as H
+from chromium_helpers import browser_or_skip, chromium_page
 from physlora.errors import PhysloraError
 from physlora.report.sections import SAMPLE_TEXT_LIMIT, clip
 from physlora.untrusted import visible
@@ -149,43 +149,16 @@ def test_broken_metrics_json_is_one_line(tmp_path):
 
 
 def test_report_html_runs_no_script_in_chromium(hostile_run):
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            page = browser.new_page()
-            dialogs, errors = [], []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto((hostile_run["dir"] / "report.html").as_uri())
-            assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
-            assert page.evaluate("document.scripts.length") == 0
-            assert page.evaluate("document.querySelectorAll('a, [onerror], iframe, object, embed').length") == 0
-            assert errors == []  # no CSP violation: nothing even tried to run or load
-            cell = page.inner_text("table tbody tr:first-child td:first-child")
-            assert _squash(cell) == _squash(visible(H.LABEL))
-            assert page.evaluate("document.querySelectorAll('img').length") == 2  # metrics + loss plots, inlined
-        finally:
-            browser.close()
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def _browser_or_skip():
-    """Playwright with Debian's Chromium, or a skip locally / a failure under CI (which installs both)."""
-    missing = []
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} (scripts/ci-browser-deps.sh)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        missing.append("the playwright Python package")
-    if missing:
-        reason = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI is set, so the browser test must run: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
+    sync_playwright = browser_or_skip()
+    with chromium_page(sync_playwright) as page:
+        dialogs, errors = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto((hostile_run["dir"] / "report.html").as_uri())
+        assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
+        assert page.evaluate("document.scripts.length") == 0
+        assert page.evaluate("document.querySelectorAll('a, [onerror], iframe, object, embed').length") == 0
+        assert errors == []  # no CSP violation: nothing even tried to run or load
+        cell = page.inner_text("table tbody tr:first-child td:first-child")
+        assert _squash(cell) == _squash(visible(H.LABEL))
+        assert page.evaluate("document.querySelectorAll('img').length") == 2  # metrics + loss plots, inlined

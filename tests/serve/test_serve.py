@@ -5,102 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from chromium_helpers import browser_or_skip, chromium_page, serve_process, wait_until
 from physlora.errors import PhysloraError
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 QUESTION = "What is Newton's second law?"
-
-
-# ---------------------------------------------------------------- a real run folder
-
-
-@pytest.fixture(scope="session")
-def run_folder(tmp_path_factory, fixtures):
-    """config.yaml + a real LoRA adapter (2 steps on mini.jsonl, embedded model) + small metrics/predictions.
-    Returns the folder and the trained (in-memory) PEFT model, to check the served adapter against it."""
-    from physlora.config import load_config
-    from physlora.data.sources import load_records
-    from physlora.models.loading import load_model
-    from physlora.results.io import atomic_write_text, write_json, write_jsonl
-    from physlora.training.sft import train_lora
-
-    run_dir = tmp_path_factory.mktemp("serve-run") / "mini"
-    cfg = load_config(None, [f"output_dir={run_dir.parent}", "name=mini", f"data.train={fixtures / 'mini.jsonl'}",
-                             "train.max_steps=2", "train.batch_size=2", "train.grad_accum=1", "train.warmup_steps=0",
-                             "train.learning_rate=0.005", "train.report_to=[]", "eval.max_new_tokens=16"])
-    records = load_records(str(fixtures / "mini.jsonl")).records
-    fresh = load_model(cfg.model.name, device="cpu")  # train_lora changes its model in place: not the shared one
-    trained, result = train_lora(fresh.model, fresh.tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
-                                 system_prompt=cfg.system_prompt, seed=cfg.seed)
-    assert result.steps == 2 and (run_dir / "adapter" / "adapter_config.json").is_file()
-    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-
-    def stat(mean):
-        return {"mean": mean, "ci95": [mean - 0.05, mean + 0.05], "n": len(records)}
-
-    block = {
-        "kind": "freeform", "n": len(records), "source": "mini.jsonl",
-        "base": {"token_f1": stat(0.21), "rouge_l": stat(0.18), "ref_nll": stat(2.5)},
-        "tuned": {"token_f1": stat(0.34), "rouge_l": stat(0.29), "ref_nll": stat(1.9)},
-        "comparison": {"token_f1": {"diff": 0.13, "ci95": [0.05, 0.2], "p_value": 0.01, "n": len(records)},
-                       "rouge_l": {"diff": 0.11, "ci95": [-0.01, 0.2], "p_value": 0.08, "n": len(records)},
-                       "ref_nll": {"diff": -0.6, "ci95": [-0.9, -0.3], "p_value": float("nan"), "n": len(records)}},
-        "metric_info": {"token_f1": {"name": "token_f1", "label": "Token F1"},
-                        "rouge_l": {"name": "rouge_l", "label": "ROUGE-L"},
-                        "ref_nll": {"name": "ref_nll", "label": "Reference NLL (nats/token)", "higher_is_better": False}},
-    }
-    write_json(run_dir / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {"mini.jsonl": block},
-                                          "train": {"steps": 2, "seconds": 1.0, "n_train": len(records),
-                                                    "final_loss": result.losses[-1]["loss"]}})
-    write_jsonl(run_dir / "predictions.jsonl", [
-        {"set": "mini.jsonl", "id": r.id, "topic": r.topic, "question": r.question, "reference": r.answer,
-         "base_answer": f"base answer {i}", "tuned_answer": f"tuned answer {i}",
-         "base_scores": {"token_f1": 0.1}, "tuned_scores": {"token_f1": 0.2}}
-        for i, r in enumerate(records)
-    ])
-    return SimpleNamespace(path=run_dir, cfg=cfg, trained=trained, tokenizer=fresh.tokenizer, n=len(records))
-
-
-@pytest.fixture(scope="module")
-def served_model(run_folder):
-    """The one model serve holds, loaded the real way: base model + RUN_DIR/adapter."""
-    from physlora.serve.app import load_served_model
-
-    return load_served_model(run_folder.cfg, run_folder.path, say=lambda msg: None)
-
-
-@pytest.fixture(scope="module")
-def app(run_folder, served_model):
-    from physlora.serve.app import create_app
-
-    return create_app(run_folder.path, model=served_model)  # as bound to 127.0.0.1:8000
-
-
-LOCAL = "http://127.0.0.1:8000"  # the Host / Origin the app was bound to
-
-
-@pytest.fixture()
-def client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, base_url=LOCAL) as c:
-        yield c
+LOCAL = "http://127.0.0.1:8000"  # the Host / Origin the app fixture is bound to
 
 
 # ---------------------------------------------------------------- API
@@ -297,107 +214,34 @@ def test_taken_port_is_a_clear_error():
 # ---------------------------------------------------------------- the page in a real browser
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _browser_or_skip():
-    """Playwright's sync API, or a skip (locally) / a failure (under CI, which installs the browser)."""
-    missing = []
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        missing.append("the playwright Python package (pip install playwright)")
-    if missing:
-        reason = "browser test needs " + " and ".join(missing) + "; scripts/ci-browser-deps.sh installs the browser"
-        if _in_ci():
-            pytest.fail(f"CI is set, so the browser test must run: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
-def _wait_for_server(proc: subprocess.Popen, log: Path, timeout: float) -> str:
-    """The URL the server printed, once it answers /api/info; fails with the server's log otherwise."""
-    deadline = time.monotonic() + timeout
-    url = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        if url is None:
-            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", log.read_text(errors="replace"))
-            url = found.group(1) if found else None
-        if url is not None:
-            try:
-                with urllib.request.urlopen(url + "api/info", timeout=5) as r:
-                    if r.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.5)
-    pytest.fail(f"server not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def wait_until(page, condition: str, timeout: float) -> None:
-    """Poll a JS condition with page.evaluate (DevTools, not page script): the page's CSP forbids eval, which
-    Playwright's wait_for_function needs, and the test must not weaken that CSP (no bypass_csp)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(condition):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true after {timeout:.0f} s: {condition}")
-        time.sleep(0.2)
-
-
 @pytest.mark.slow
 def test_page_end_to_end_in_chromium(request, tmp_path):
-    sync_playwright = _browser_or_skip()  # before the run folder is built: a skip costs nothing
+    sync_playwright = browser_or_skip()  # before the run folder is built: a skip costs nothing
     run_folder = request.getfixturevalue("run_folder")
-    log = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    with log.open("w") as out:
-        # --port 0: the server binds a free port itself and prints it (no race with another process)
-        proc = subprocess.Popen([sys.executable, "-m", "physlora.serve", str(run_folder.path), "--port", "0"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        url = _wait_for_server(proc, log, timeout=300)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
-                errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url, timeout=60_000)
-                # metrics and predictions render from the API
-                wait_until(page, "document.querySelectorAll('#metrics table tr').length > 1", timeout=30)
-                wait_until(page, "document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30)
-                assert "Token F1" in page.inner_text("#metrics")
-                assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
+    with serve_process(run_folder.path, tmp_path / "server.log") as url, \
+            chromium_page(sync_playwright, viewport={"width": 1280, "height": 900}) as page:
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, timeout=60_000)
+        # metrics and predictions render from the API
+        wait_until(page, "document.querySelectorAll('#metrics table tr').length > 1", timeout=30)
+        wait_until(page, "document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30)
+        assert "Token F1" in page.inner_text("#metrics")
+        assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
 
-                page.fill("#question", QUESTION)
-                page.click("#ask")
-                wait_until(page, "document.getElementById('base-answer').textContent.trim().length > 0"
-                                 " && document.getElementById('tuned-answer').textContent.trim().length > 0", timeout=180)
-                base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
-                assert base and tuned
-                assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
-                assert "Error" not in page.inner_text("#ask-status")
-                page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
-                assert (tmp_path / "serve.png").stat().st_size > 10_000
+        page.fill("#question", QUESTION)
+        page.click("#ask")
+        wait_until(page, "document.getElementById('base-answer').textContent.trim().length > 0"
+                         " && document.getElementById('tuned-answer').textContent.trim().length > 0", timeout=180)
+        base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
+        assert base and tuned
+        assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
+        assert "Error" not in page.inner_text("#ask-status")
+        page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
+        assert (tmp_path / "serve.png").stat().st_size > 10_000
 
-                # an empty question is refused in the page, without a request
-                page.fill("#question", "   ")
-                page.click("#ask")
-                wait_until(page, "document.getElementById('ask-status').classList.contains('error')", timeout=10)
-                assert errors == []
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        # an empty question is refused in the page, without a request
+        page.fill("#question", "   ")
+        page.click("#ask")
+        wait_until(page, "document.getElementById('ask-status').classList.contains('error')", timeout=10)
+        assert errors == []
