@@ -1,4 +1,4 @@
-"""physlora's likelihood scoring as it was before issue 18 (commit f39126a), kept verbatim for bench/eval_speed.py
+"""physlora's likelihood scoring as it was before issue 18 (main at 494160c), kept verbatim for bench/eval_speed.py
 and for the test that the batched scorer gives the same numbers: one question per forward pass (its prompt
 prefix run once, KV cache repeated per option/rotation), reference NLL in batches of 8 by count.
 Not used by physlora itself."""
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from physlora.data.records import LETTERS, Record
 from physlora.models.forward import cache_of, logits_at, supports_logits_mask, target_logprobs, with_cache
-from physlora.prompting import build_prompt, encode_example
+from physlora.prompting import build_prompt, encode_example, encode_text
 def pad_right(seqs: list[list[int]], value: int) -> torch.Tensor:
     width = max(len(s) for s in seqs)
     return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
@@ -108,8 +108,7 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     if n_spaces:
         continuation = context[-n_spaces:] + continuation
         context = context[:-n_spaces]
-    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
-    ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
+    whole, ctx = encode_text(tokenizer, context + continuation), encode_text(tokenizer, context)
     return ctx, whole[len(ctx) :]
 
 
@@ -131,7 +130,7 @@ def lettered_question(question: str, choices: list[str]) -> str:
 def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> torch.Tensor:
     """Next-token log-probabilities of the letters A.. after each prompt, shape [len(prompts), n]."""
     letter_ids = [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
-    seqs = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    seqs = [encode_text(tokenizer, p) for p in prompts]
     device = next(model.parameters()).device
     p, _, cache = shared_prefix(model, seqs, min(len(s) for s in seqs))
     ids, mask = suffix_batch(seqs, p, tokenizer.pad_token_id or 0, device)

@@ -19,7 +19,7 @@ import torch
 
 from physlora.data.records import LETTERS, Record
 from physlora.errors import PhysloraError
-from physlora.prompting import build_prompt
+from physlora.prompting import build_prompt, encode_text
 from physlora.registry import declare_metric
 from physlora.scoring.batched import ScoreRequest, score_requests
 from physlora.scoring.likelihood import DEFAULT_TOKENS_PER_BATCH
@@ -33,7 +33,8 @@ MC_METRICS = ("acc", "acc_norm", "letter", "circular")
 
 
 def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
-    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+    """Texts that start a sequence (prompts, MC contexts): BOS exactly once, as prompting.encode_text does."""
+    return [encode_text(tokenizer, t) for t in texts]
 
 
 def _split_context(context: str, continuation: str) -> tuple[str, str]:
@@ -68,7 +69,8 @@ def lettered_question(question: str, choices: list[str]) -> str:
 
 
 def letter_ids(tokenizer, n_choices: int) -> list[int]:
-    return [_encode(tokenizer, [LETTERS[i]])[0][0] for i in range(n_choices)]
+    """The token of each letter as the model's next token (no special tokens: it continues a prompt)."""
+    return [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
 
 
 def letter_requests(tokenizer, prompts: list[str], n_choices: int) -> list[ScoreRequest]:
