@@ -178,7 +178,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
                                max_examples=args.max_examples, resume=args.resume)
-        print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
+        from physlora.distributed import is_main_process
+
+        if is_main_process():  # under accelerate launch, rank 0 wrote them
+            print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
     elif args.command == "train":
         from physlora.experiments.train import train
 

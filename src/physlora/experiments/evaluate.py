@@ -1,5 +1,6 @@
 """`physlora eval`: one model (optionally + adapter) on one or more data sets; a metrics block per set and the
-predictions of all sets in one file."""
+predictions of all sets in one file. Under `accelerate launch` every rank evaluates its shard of each set and
+rank 0 writes the files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import evenly_spaced
 from physlora.data.sources import load_records
+from physlora.distributed import is_main_process
 from physlora.experiments.common import evaluate_set, load_configured_model, say, semantic_scorer
 from physlora.results.io import environment, slug, write_json, write_jsonl
 from physlora.results.schema import EvalMetrics, EvalSet, result_json
@@ -39,14 +41,15 @@ def evaluate_sets(
     for name, recs in records.items():
         cache = out_dir / f"answers_{slug(name)[-80:]}.json"  # answers kept as they come: --resume continues
         out = evaluate_set(loaded.model, loaded.tokenizer, recs, cfg, path=cache, label=name, resume=resume,
-                           semantic=semantic)
+                           semantic=semantic, adapter=adapter)
         sets[name] = EvalSet(kind=out.kind, n=len(out.rows), source=name, metrics=out.metrics, by_topic=out.by_topic,
                              metric_info=out.metric_info)
         predictions += [{"set": name, **r} for r in out.rows]
         caches.append(cache)
     result = EvalMetrics(model=model_name, adapter=adapter, sets=sets, environment=environment())
-    write_json(out_dir / "metrics.json", result_json(result))
-    write_jsonl(out_dir / "predictions.jsonl", predictions)
-    for cache in caches:  # everything they held is in metrics.json and predictions.jsonl now
-        cache.unlink(missing_ok=True)
+    if is_main_process():
+        write_json(out_dir / "metrics.json", result_json(result))
+        write_jsonl(out_dir / "predictions.jsonl", predictions)
+        for cache in caches:  # everything they held is in metrics.json and predictions.jsonl now
+            cache.unlink(missing_ok=True)
     return result

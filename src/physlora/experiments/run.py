@@ -1,7 +1,7 @@
 """`physlora run`: load data + model -> evaluate base -> LoRA fine-tune -> evaluate tuned -> report.
 
-Every process of `accelerate launch` goes through the same steps with the same data; rank 0 alone evaluates
-and writes the run folder, every rank trains.
+Every process of `accelerate launch` goes through the same steps with the same data: every rank evaluates its
+shard of the questions (rank 0 gathers them) and trains; rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
 
     bases = evaluate_all(loaded.model, loaded.tokenizer, data, cfg, "base", resume)
     model, train_summary = fine_tune(loaded, data, cfg, resume)
-    tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
+    tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume, adapter=run_dir / "adapter")
 
     if is_main_process():
         write_results(run_dir, cfg, data, bases, tuneds, train_summary, time.perf_counter() - started)
@@ -41,18 +41,18 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     return run_dir
 
 
-def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, resume: bool) -> list[EvalOutput]:
-    """`model` on every eval set (rank 0 only; other ranks get an empty list)."""
-    if not is_main_process():
-        return []
+def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, resume: bool,
+                 adapter: Path | None = None) -> list[EvalOutput]:
+    """`model` on every eval set (every rank its shard; every rank gets the whole result)."""
     from physlora.tracking import log_eval_metrics
 
     semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
     outs = []
     for i, (name, records) in enumerate(data.eval_sets.items()):
         out = evaluate_set(model, tokenizer, records, cfg, path=cfg.run_dir / f"eval_{label}_{i}.json",
-                           label=f"the {label} model on {name}", resume=resume, semantic=semantic)
-        log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
+                           label=f"the {label} model on {name}", resume=resume, semantic=semantic, adapter=adapter)
+        if is_main_process():
+            log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
         outs.append(out)
     return outs
 

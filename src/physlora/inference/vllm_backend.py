@@ -33,47 +33,60 @@ def vllm_unavailable_reason() -> str | None:
     return None
 
 
-def _adapter_rank(adapter: Path) -> int:
-    config = adapter / "adapter_config.json"
+# the LoRA ranks vLLM accepts for max_lora_rank
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def adapter_rank(adapter: str | Path) -> int:
+    config = Path(adapter) / "adapter_config.json"
     if not config.is_file():
         raise PhysloraError(f"adapter not found: {adapter} has no adapter_config.json (pass the folder `train` wrote)")
     return int(json.loads(config.read_text(encoding="utf-8")).get("r", 8))
 
 
-class VllmGenerator:
-    """A vLLM engine on one model (+ optionally one LoRA adapter), answering lists of questions greedily."""
+def lora_rank_limit(rank: int) -> int:
+    """The smallest max_lora_rank vLLM accepts that holds an adapter of this rank."""
+    return next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
 
-    def __init__(self, model_path: str, tokenizer, *, adapter: str | Path | None = None, dtype: str = "auto",
-                 seed: int = 0, vllm_args: dict[str, Any] | None = None):
+
+class VllmGenerator:
+    """One vLLM engine on one model, answering lists of questions greedily, with or without a LoRA adapter
+    (the same engine serves both when it was made with enable_lora)."""
+
+    def __init__(self, model_path: str, tokenizer, *, dtype: str = "auto", seed: int = 0,
+                 vllm_args: dict[str, Any] | None = None):
         reason = vllm_unavailable_reason()
         if reason:
             raise PhysloraError(reason)
         from vllm import LLM
 
         self.tokenizer = tokenizer
-        self.adapter = Path(adapter) if adapter else None
+        self.adapter_ids: dict[str, int] = {}
         args = {**DEFAULT_VLLM_ARGS, **(vllm_args or {})}
-        if self.adapter is not None:
-            args.setdefault("enable_lora", True)
-            args.setdefault("max_lora_rank", max(8, _adapter_rank(self.adapter)))
         try:
             self.llm = LLM(model=model_path, tokenizer=model_path, dtype=dtype, seed=seed, **args)
         except (TypeError, ValueError) as e:  # an unknown or bad entry of eval.vllm_args
-            raise PhysloraError(f"vLLM refused eval.vllm_args {vllm_args or {}}: {str(e).splitlines()[0]}") from None
+            raise PhysloraError(f"vLLM refused the engine arguments {args}: {str(e).splitlines()[0]}") from None
+
+    def _lora(self, adapter: str | Path | None):
+        if adapter is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        key = str(Path(adapter).resolve())
+        adapter_rank(adapter)  # a clear error for a folder that is not an adapter
+        self.adapter_ids.setdefault(key, len(self.adapter_ids) + 1)
+        return LoRARequest(f"adapter-{self.adapter_ids[key]}", self.adapter_ids[key], key)
 
     def generate(self, questions: list[str], *, system_prompt: str | None, max_new_tokens: int, stop_ids: list[int],
-                 progress: Callable[[int], None] | None = None) -> list[str]:
+                 adapter: str | Path | None = None, progress: Callable[[int], None] | None = None) -> list[str]:
         from vllm import SamplingParams
 
         params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stop_ids,
                                 skip_special_tokens=True)
         prompts = [{"prompt_token_ids": encode_prompt(self.tokenizer, q, system_prompt)} for q in questions]
-        lora = None
-        if self.adapter is not None:
-            from vllm.lora.request import LoRARequest
-
-            lora = LoRARequest("physlora-adapter", 1, str(self.adapter))
-        outputs = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
+        outputs = self.llm.generate(prompts, params, lora_request=self._lora(adapter), use_tqdm=False)
+        # decoded like transformers generation's new tokens, so both backends' answers compare as text
         answers = [self.tokenizer.decode(list(o.outputs[0].token_ids), skip_special_tokens=True).strip() for o in outputs]
         if progress:
             progress(len(answers))
