@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from physlora.batching import pad_batch, token_budget_batches
+from physlora.batching import pad, pad_batch, token_budget_batches
 from physlora.models.forward import cache_of, logits_at, supports_logits_mask, supports_position_ids, with_cache
 
 # A prefix runs on its own only if that saves at least this many token computations ((members - 1) x its
@@ -154,7 +154,19 @@ class _Run:
     def children_of(self, parents: list[_Node]) -> None:
         """Runs the leaves and child nodes of `parents` (whose caches are ready), then, depth first by batch,
         the children of those nodes; a node's cache is dropped once its subtree is done."""
-        leaves = [_Segment(i, p.end, len(self.requests[i].ids), p) for p in parents for i in p.leaves]
+        # a tail's last token is input only when candidates are read after it (its own log-prob comes from the
+        # position before); a one-token tail may thus need no pass at all, its parent's last position scores it
+        leaves, head_only = [], 0
+        for p in parents:
+            for i in p.leaves:
+                r = self.requests[i]
+                end = len(r.ids) if r.candidates else len(r.ids) - 1
+                if end > p.end:
+                    leaves.append(_Segment(i, p.end, end, p))
+                else:
+                    self.out[i], head_only = Score(_head_logprob(r, p.end, p), _n_scored(r)), head_only + 1
+        if head_only and self.progress:
+            self.progress(head_only)
         for batch in self._batches(leaves):
             for i, score in zip(batch, self._score([leaves[i] for i in batch])):
                 self.out[leaves[i].owner] = score
@@ -191,7 +203,7 @@ class _Run:
         of the token after it."""
         inputs = self._inputs(batch)
         keep = torch.zeros_like(inputs["input_ids"], dtype=torch.bool)
-        needs_head = [any(max(self.requests[i].score_from, 1) <= n.end for i in n.leaves) for n in nodes]
+        needs_head = [any(_first_scored(self.requests[i]) <= n.end for i in n.leaves) for n in nodes]
         for row, (n, need) in enumerate(zip(nodes, needs_head)):
             keep[row, n.end - n.start - 1] = need
         if supports_logits_mask(self.model):
@@ -213,29 +225,41 @@ class _Run:
         """One forward pass over request tails; logits only at the positions that are read."""
         reqs = [self.requests[s.owner] for s in batch]
         inputs = self._inputs(batch)
-        ids, width = inputs["input_ids"], inputs["input_ids"].shape[1]
-        col = torch.arange(width, device=self.device)
-        starts = torch.tensor([s.start for s in batch], device=self.device)[:, None]
-        first_scored = torch.tensor([max(r.score_from, 1) for r in reqs], device=self.device)[:, None]
-        real = torch.tensor([s.end - s.start for s in batch], device=self.device)[:, None] > col
-        scored = (starts + col >= first_scored) & real  # tokens whose log-prob counts
-        predicts = F.pad(scored[:, 1:], (0, 1), value=False)  # position t predicts the scored token t + 1
-        ends = torch.tensor([s.end - s.start - 1 for s in batch], device=self.device)
-        wants = torch.tensor([bool(r.candidates) for r in reqs], device=self.device)
-        keep = predicts | ((col[None, :] == ends[:, None]) & wants[:, None])
+        width = inputs["input_ids"].shape[1]
+        col = torch.arange(width, device=self.device)[None, :]
+        column = lambda xs: torch.tensor(xs, device=self.device)[:, None]  # noqa: E731
+        starts, n_in = column([s.start for s in batch]), column([s.end - s.start for s in batch])
+        predicted = starts + col + 1  # the token that position t of a row predicts
+        predicts = (col < n_in) & (predicted < column([len(r.ids) for r in reqs])) & \
+            (predicted >= column([_first_scored(r) for r in reqs]))
+        wants = column([bool(r.candidates) for r in reqs])
+        keep = predicts | ((col == n_in - 1) & wants)
         logp = F.log_softmax(logits_at(self.model, keep, **inputs).float(), dim=-1)
         kept_index = keep.flatten().cumsum(0).view(keep.shape) - 1  # row of `logp` for each kept position
+        following = pad([list(r.ids[s.start + 1 :]) for s, r in zip(batch, reqs)], 0)[:, :width].to(self.device)
+        following = F.pad(following, (0, width - following.shape[1]))
         r, t = predicts.nonzero(as_tuple=True)
-        sums = torch.zeros(len(batch), device=self.device).index_add_(0, r, logp[kept_index[r, t], ids[r, t + 1]])
-        n_scored = scored.sum(1).tolist()
+        sums = torch.zeros(len(batch), device=self.device).index_add_(0, r, logp[kept_index[r, t], following[r, t]])
         results = []
         for row, (seg, req) in enumerate(zip(batch, reqs)):
-            total = sums[row].item()
-            if seg.parent.head is not None and scored[row, 0]:  # first token, predicted by the parent's last position
-                total += seg.parent.head[ids[row, 0]].item()
-            cands = logp[kept_index[row, ends[row]], list(req.candidates)].tolist() if req.candidates else []
-            results.append(Score(total, n_scored[row], cands))
+            cands = logp[kept_index[row, seg.end - seg.start - 1], list(req.candidates)].tolist() if req.candidates else []
+            results.append(Score(sums[row].item() + _head_logprob(req, seg.start, seg.parent), _n_scored(req), cands))
         return results
+
+
+def _first_scored(r: ScoreRequest) -> int:
+    return max(r.score_from, 1)
+
+
+def _n_scored(r: ScoreRequest) -> int:
+    return max(0, len(r.ids) - _first_scored(r))
+
+
+def _head_logprob(r: ScoreRequest, start: int, parent: _Node) -> float:
+    """The log-prob of a tail's first token, read at its parent's last position, if that token is scored."""
+    if parent.head is None or start < _first_scored(r) or start >= len(r.ids):
+        return 0.0
+    return parent.head[r.ids[start]].item()
 
 
 def _padded_cache(parents: list[_Node]):
