@@ -59,14 +59,9 @@ def eval_block(out: EvalOutput, source: str) -> dict:
     return result_json(block)
 
 
-def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
-    run_dir = cfg.run_dir
-    prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
-    if not is_main_process():  # other ranks of `accelerate launch` only help with training
-        return train_only(cfg, run_dir, resume=resume)
-    _write_provenance(cfg, run_dir)
-    started = time.perf_counter()
-
+def _load_data(cfg: RunConfig) -> tuple[str, list[Record], dict[str, list[Record]], dict[str, str]]:
+    """Training records and the eval sets (name -> records), each labelled "in-distribution" (the eval
+    split of the training data and data.extra_eval) or "transfer" (data.transfer_eval)."""
     d = cfg.data
     train_set, eval_set = load_train_eval(
         d.train, d.eval, train_split=d.train_split, eval_split=d.eval_split, columns=d.columns or None,
@@ -75,12 +70,52 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     for s in (train_set, eval_set):
         if s.skipped:
             say(s.skip_summary())
-    extra = [load_records(name, d.eval_split, columns=d.columns or None, skip_invalid=d.skip_invalid) for name in d.extra_eval]
+    load = lambda name: load_records(name, d.eval_split, columns=d.columns or None, skip_invalid=d.skip_invalid)  # noqa: E731
+    extra, transfer = [load(name) for name in d.extra_eval], [load(name) for name in d.transfer_eval]
     train_records = _cap(train_set.records, d.max_train_examples)
-    eval_sets = {s.source: _cap(s.records, d.max_eval_examples) for s in [eval_set, *extra]}
+    eval_sets = {s.source: _cap(s.records, d.max_eval_examples) for s in [eval_set, *extra, *transfer]}
+    origins = {s.source: "in-distribution" for s in [eval_set, *extra]} | {s.source: "transfer" for s in transfer}
     for records in eval_sets.values():
         _check_no_leak(train_records, records)
-    say(f"data: {len(train_records)} train examples from {train_set.source}; eval on "
+    return train_set.source, train_records, eval_sets, origins
+
+
+def _validation(cfg: RunConfig, train_records: list[Record]) -> list:
+    """The validation sets scored during training (none when train.eval_every is 0)."""
+    if not cfg.train.eval_every:
+        return []
+    from physlora.experiments.validation_sets import load_validation_sets
+
+    sets = load_validation_sets(cfg.data, train_records, cfg.train.eval_max_examples)
+    if sets:
+        say(f"validation every {cfg.train.eval_every} steps on " + ", ".join(
+            f"{s.name or 'the training source'} ({len(s.records)})" for s in sets))
+    return sets
+
+
+def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
+    """Only the base model's evaluation of a run, into folder/eval_base_<i>.json (the files `run` reuses on
+    --resume): a sweep evaluates the base model once and hands the files to every trial."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _, _, eval_sets, _ = _load_data(cfg)
+    loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
+    semantic = _semantic(cfg.eval, [r for records in eval_sets.values() for r in records])
+    paths = [folder / f"eval_base_{i}.json" for i in range(len(eval_sets))]
+    for path, records in zip(paths, eval_sets.values()):
+        _cached_or_evaluate(path, True, "base", loaded.model, loaded.tokenizer, records, cfg, semantic, track=False)
+    return paths
+
+
+def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
+    run_dir = cfg.run_dir
+    prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
+    if not is_main_process():  # other ranks of `accelerate launch` only help with training
+        return train_only(cfg, run_dir, resume=resume)
+    _write_provenance(cfg, run_dir)
+    started = time.perf_counter()
+
+    train_source, train_records, eval_sets, origins = _load_data(cfg)
+    say(f"data: {len(train_records)} train examples from {train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in eval_sets.items()))
 
     loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
@@ -107,7 +142,8 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
         model, result = train_lora(
             model, tok, train_records, run_dir, lora=cfg.lora, train=cfg.train,
-            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume, extra_callbacks=callbacks,
+            validation=_validation(cfg, train_records),
         )
         if result.truncated:
             say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
@@ -123,7 +159,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         name: result_json(PairedSet(
             kind=base.kind, n=len(base.rows), source=name, base=base.metrics, tuned=tuned.metrics,
             comparison=compare(base, tuned, n_res, cfg.seed), by_topic={"base": base.by_topic, "tuned": tuned.by_topic},
-            metric_info=base.metric_info | tuned.metric_info,
+            metric_info=base.metric_info | tuned.metric_info, origin=origins.get(name, "in-distribution"),
         ))
         for name, base, tuned in zip(eval_sets, bases, tuneds)
     }
@@ -147,14 +183,23 @@ def _write_provenance(cfg: RunConfig, folder: Path) -> None:
 
 
 def _train_summary(result, n_train: int) -> dict:
-    return {
+    summary = {
         "steps": result.steps, "seconds": result.seconds, "n_train": n_train,
         "train_tokens": result.train_tokens, "truncated_rows": result.truncated,
         "final_loss": result.losses[-1]["loss"] if result.losses else None,
+        "validation_evals": len(result.validation),
     }
+    if result.select_by:
+        summary |= {"select_by": result.select_by, "best_step": result.best_step, "best_metric": result.best_metric,
+                    "stopped_early": result.stopped_early}
+        if result.best_step is not None:
+            say(f"best checkpoint by validation {result.select_by}: step {result.best_step} ({result.best_metric:.4f}); "
+                "the saved adapter is that one" + (" (stopped early)" if result.stopped_early else ""))
+    return summary
 
 
-def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic) -> EvalOutput:
+def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic,
+                        track: bool = True) -> EvalOutput:
     """Evaluate, keeping the result in the run folder so --resume never redoes a finished evaluation."""
     if resume and path.is_file():
         cached = EvalOutput.model_validate(json.loads(path.read_text(encoding="utf-8")))
@@ -171,7 +216,8 @@ def _cached_or_evaluate(path: Path, resume: bool, label: str, model, tok, record
     _print_metrics(label, out)
     write_json(path, result_json(out))
     partial.unlink(missing_ok=True)
-    log_eval_metrics(path.parent, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
+    if track:
+        log_eval_metrics(path.parent, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
     return out
 
 
@@ -261,7 +307,8 @@ def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume
     loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
     say(f"LoRA fine-tuning {cfg.model.name} on {len(records)} examples for {cfg.train.max_steps} steps")
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
-                           system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+                           system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+                           validation=_validation(cfg, records))
     if is_main_process():
         write_json(out_dir / "train_summary.json", _train_summary(result, len(records)))
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from physlora.report.html import to_html
-from physlora.report.plots import plot_loss, plot_metrics
+from physlora.report.plots import plot_loss, plot_metrics, plot_validation
 from physlora.results.io import atomic_write_text, read_jsonl, slug
 
 
@@ -79,7 +79,9 @@ def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.md (and PNG plots) from metrics.json, train_log.jsonl, predictions.jsonl."""
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    log = read_jsonl(run_dir / "train_log.jsonl") if (run_dir / "train_log.jsonl").is_file() else []
+    rows = read_jsonl(run_dir / "train_log.jsonl") if (run_dir / "train_log.jsonl").is_file() else []
+    log = [r for r in rows if "loss" in r]
+    validation = [r for r in rows if "loss" not in r and any(k.startswith("eval_") for k in r)]
     preds = read_jsonl(run_dir / "predictions.jsonl") if (run_dir / "predictions.jsonl").is_file() else []
     cfg = metrics.get("config", {})
     lines = [f"# physlora run `{run_dir.name}`", ""]
@@ -94,8 +96,9 @@ def build_report(run_dir: Path) -> Path:
     tr = metrics.get("train")
     if tr:
         lines += [f"Training: {tr['steps']} steps on {tr['n_train']} examples in {tr['seconds']:.0f} s.", ""]
+    lines += origin_table(metrics.get("sets", {}))
     for name, block in metrics.get("sets", {}).items():
-        lines += [f"## {name} ({block['kind']}, n = {block['n']})", ""]
+        lines += [f"## {name} ({block['kind']}, n = {block['n']}, {block.get('origin', 'in-distribution')})", ""]
         lines += metrics_table(block) + [""]
         lines += [f"- {s}" for s in significance_sentences(block)] + [""]
         name_slug = slug(name)
@@ -113,6 +116,7 @@ def build_report(run_dir: Path) -> Path:
         lines += ["| step | loss | lr |", "|---|---|---|"]
         lines += [f"| {r['step']} | {r['loss']:.4f} | {r.get('learning_rate', float('nan')):.2e} |" for r in log[::every]]
         lines += [""]
+    lines += validation_section(validation, tr or {}, run_dir)
     samples = [p for p in preds if "base_answer" in p and "tuned_answer" in p][: cfg.get("eval", {}).get("samples_in_report", 5)]
     if samples:
         lines += ["## Sample answers (base vs tuned)", ""]
@@ -132,3 +136,37 @@ def build_report(run_dir: Path) -> Path:
     return out
 
 
+
+
+def origin_table(sets: dict) -> list[str]:
+    """One line per eval set and metric with a significant change, labelled in-distribution or transfer: a
+    gain on the training data's own style can come without any gain on questions from elsewhere."""
+    if not any(b.get("origin") == "transfer" for b in sets.values()):
+        return []
+    lines = ["## In-distribution vs transfer", "",
+             "| set | origin | metric | diff (tuned - base) | p | verdict |", "|---|---|---|---|---|---|"]
+    for name, block in sets.items():
+        for m, cmp in block.get("comparison", {}).items():
+            lines.append(f"| {name} | {block.get('origin', 'in-distribution')} | {label(block, m)} | {cmp['diff']:+.3f} | "
+                         f"{_fmt(cmp['p_value'], 4)} | {_verdict(block, m, cmp)} |")
+    return lines + ["", "A gain labelled in-distribution was measured on questions of the training data's origin "
+                        "and style; a transfer gain on a set of another origin or answer style.", ""]
+
+
+def validation_section(rows: list[dict], train: dict, run_dir: Path) -> list[str]:
+    """The physics metrics scored on the validation split during training, next to the loss plot."""
+    if not rows:
+        return []
+    keys = [k for k in rows[0] if k.startswith("eval_") and k != "eval_seconds"]
+    lines = ["## Validation during training", ""]
+    if train.get("select_by") and train.get("best_step") is not None:
+        lines += [f"The saved adapter is the checkpoint of step {train['best_step']}, the best by validation "
+                  f"`{train['select_by']}` ({_fmt(train.get('best_metric'), 4)})"
+                  + (", after which training stopped early." if train.get("stopped_early") else "."), ""]
+    if plot_validation(rows, run_dir / "validation.png"):
+        lines += ["![validation](validation.png)", ""]
+    lines += ["| step | " + " | ".join(k[len("eval_"):] for k in keys) + " | seconds |",
+              "|---" * (len(keys) + 2) + "|"]
+    lines += [f"| {r['step']} | " + " | ".join(_fmt(r.get(k), 4) for k in keys) + f" | {_fmt(r.get('eval_seconds'), 1)} |"
+              for r in rows]
+    return lines + [""]
