@@ -130,7 +130,8 @@ def load_tuned(cfg, run_dir: Path, *, say=print):
 # ---------------------------------------------------------------- app
 
 
-def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = None) -> "FastAPI":
+def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = None,
+               compare: list[str] | None = None) -> "FastAPI":
     """The web app for one run folder. `base`/`tuned` are LoadedModel-like objects (.model, .tokenizer);
     either one left out is loaded from the run's config (tuned = base model + RUN_DIR/adapter)."""
     from fastapi import FastAPI, HTTPException, Query
@@ -192,6 +193,11 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
         found = filter_predictions(predictions, q)
         return {"total": len(found), "offset": offset, "limit": limit, "rows": found[offset : offset + limit]}
 
+    if compare:  # more runs or sweeps: the /compare page (physlora.serve.compare_page)
+        from physlora.serve.compare_page import add_compare_routes
+
+        add_compare_routes(app, run_dir, compare)
+
     @app.post("/api/ask")
     def api_ask(body: AskRequest) -> dict:
         # a plain `def`: FastAPI runs it in a worker thread, so the page stays responsive while generating
@@ -234,6 +240,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="answer length limit (default: eval.max_new_tokens of the run's config)")
+    p.add_argument("--compare", nargs="+", metavar="RUN_OR_SWEEP", default=None,
+                   help="more run or sweep folders: the page /compare tests them against this run")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -272,7 +280,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         say = lambda msg: print(f"[physlora] {msg}", flush=True)  # noqa: E731
         base, tuned = load_base(cfg, say=say), load_tuned(cfg, run_dir, say=say)
-        app = create_app(run_dir, base=base, tuned=tuned, max_new_tokens=args.max_new_tokens)
+        app = create_app(run_dir, base=base, tuned=tuned, max_new_tokens=args.max_new_tokens,
+                         compare=getattr(args, "compare", None))
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         say(f"serving {run_dir} at http://{shown}:{port}/ (Ctrl+C to stop)")
