@@ -236,7 +236,8 @@ def summary_lines(sweep, rows, best, defaults, tests, imp, seconds) -> list[str]
     if defaults is not None:
         better = best.value > defaults.value if direction(sweep) == "maximize" else best.value < defaults.value
         lines += [f"The base config's own values (trial {defaults.number}) gave {defaults.value:.4f}: the best trial is "
-                  + ("better" if better else "not better") + f" on validation by {best.value - defaults.value:+.4f}.", ""]
+                  + ("better" if better else "not better") + f" on validation ({best.value - defaults.value:+.4f}; "
+                  + ("higher" if direction(sweep) == "maximize" else "lower") + " is better).", ""]
     if tests:
         lines += test_lines(tests)
     return lines
