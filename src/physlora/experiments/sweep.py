@@ -115,7 +115,7 @@ def base_eval_key(cfg: RunConfig) -> str:
 
 def ensure_base_eval(cfg: RunConfig, cache_root: Path) -> Path:
     """The base model's evaluation files for `cfg`, computed on the first call only."""
-    from physlora.experiments.recipes import evaluate_base
+    from physlora.experiments.run import evaluate_base
 
     folder = cache_root / base_eval_key(cfg)
     if not (folder / "done").is_file():
@@ -149,7 +149,7 @@ class ReportIntermediate(TrainerCallback):
 def run_trial(sweep: SweepConfig, base: Path | None, params: dict[str, Any], name: str, report=None) -> tuple[Path, float]:
     """Train + evaluate one trial on the validation split; returns its run folder and objective value.
     Resumes a half-done trial folder (checkpoints, finished evaluations)."""
-    from physlora.experiments.recipes import run
+    from physlora.experiments.run import run
 
     cfg = trial_run_config(sweep, base, params, name)
     if sweep.reuse_base_eval:

@@ -30,7 +30,7 @@ def best_row(sweep: SweepConfig, rows: list[TrialRow]) -> TrialRow | None:
 def evaluate_on_test(sweep: SweepConfig, base: Path | None, row: TrialRow, label: str) -> Path:
     """A run folder sweep_dir/<label> with the trial's adapter evaluated (with the base model) on the base
     config's own eval sets, i.e. the test split; done once, reused by a rerun."""
-    from physlora.experiments.recipes import run
+    from physlora.experiments.run import run
 
     cfg = trial_config(base, sweep.overrides, row.params)
     cfg.name, cfg.output_dir = label, str(sweep.sweep_dir.resolve())

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from physlora.config import DataSection
 from physlora.data.records import Record
+from physlora.data.selection import evenly_spaced, leaked_ids
 from physlora.data.sources import BUNDLED, BUNDLED_DIR, load_records
-from physlora.grading.text_metrics import normalize_answer
 from physlora.training.validation import ValidationSet
 
 
@@ -33,12 +33,6 @@ def set_name(source: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def evenly_spaced(records: list[Record], n: int | None) -> list[Record]:
-    if not n or n >= len(records):
-        return records
-    return [records[i * len(records) // n] for i in range(n)]
-
-
 def load_validation_sets(d: DataSection, train_records: list[Record], cap: int | None) -> list[ValidationSet]:
     """The validation sets of a run, each capped at `cap` evenly spaced records; validation questions that
     also occur in the training records are dropped (they would reward memorising)."""
@@ -50,12 +44,15 @@ def load_validation_sets(d: DataSection, train_records: list[Record], cap: int |
         main = load_records(d.train, d.validation_split, columns=columns, skip_invalid=d.skip_invalid).records
     else:
         main = []
-    seen = {normalize_answer(r.question) for r in train_records}
     if main:
-        sets.append(ValidationSet("", evenly_spaced([r for r in main if normalize_answer(r.question) not in seen], cap)))
+        sets.append(ValidationSet("", evenly_spaced(_unseen(main, train_records), cap)))
     for source in dict.fromkeys([*d.extra_eval, *d.transfer_eval]):
         if provides_split(source, d.validation_split):
             records = load_records(source, d.validation_split, columns=columns, skip_invalid=d.skip_invalid).records
-            sets.append(ValidationSet(set_name(source), evenly_spaced(
-                [r for r in records if normalize_answer(r.question) not in seen], cap)))
+            sets.append(ValidationSet(set_name(source), evenly_spaced(_unseen(records, train_records), cap)))
     return [s for s in sets if s.records]
+
+
+def _unseen(records: list[Record], train: list[Record]) -> list[Record]:
+    leaked = set(leaked_ids(train, records))
+    return [r for r in records if r.id not in leaked]

@@ -22,6 +22,7 @@ from physlora.models.forward import answer_loss, next_token_targets, supports_lo
 from physlora.prompting import encode_example
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
+from physlora.results.schema import TrainSummary
 from physlora.tracking import configure_tracking
 
 
@@ -38,6 +39,14 @@ class TrainResult:
     best_step: int | None = None  # the step whose adapter was saved, when train.select_by chose it
     best_metric: float | None = None
     stopped_early: bool = False
+
+    def summary(self, n_train: int) -> TrainSummary:
+        return TrainSummary(
+            steps=self.steps, seconds=self.seconds, n_train=n_train, train_tokens=self.train_tokens,
+            truncated_rows=self.truncated, final_loss=self.losses[-1]["loss"] if self.losses else None,
+            validation_evals=len(self.validation), select_by=self.select_by, best_step=self.best_step,
+            best_metric=self.best_metric, stopped_early=self.stopped_early,
+        )
 
 
 def set_threads(num_threads: int | None) -> None:
@@ -216,7 +225,7 @@ def train_lora(
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
-    `validation` (a list of physlora.training.validation.ValidationSet) turns on the physics metrics every
+    `validation` (physlora.training.validation.ValidationSet list) turns on the physics metrics every
     `train.eval_every` steps, and with `train.select_by` the best checkpoint by one of them.
     Returns the PEFT-wrapped model (ready for evaluation) and what happened."""
     set_seed(seed)
@@ -227,80 +236,47 @@ def train_lora(
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora, train.init_adapter)
     peft_model.train()
-    bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16
     last = last_checkpoint(out_dir) if resume else None
-    log = JsonlLossLog(out_dir / "train_log.jsonl")
-    truncate_log(log.path, checkpoint_step(last))  # steps after the checkpoint will be redone
-    guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model))
-    answer_logits_only = supports_logits_mask(peft_model)
-    validator, greater = _validator(tokenizer, validation, train, system_prompt)
-    callbacks = [log, guard, stop, disk, *(extra_callbacks or [])]
-    if validator is not None and train.early_stopping_patience and train.select_by:
-        from transformers import EarlyStoppingCallback
-
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
-    trainer_cls, trainer_extra = (Trainer, {}) if validator is None else (_validating_trainer(), {
-        "validator": validator, "eval_dataset": [s.name for s in validation]})  # Trainer wants a non-None eval set
-    trainer = trainer_cls(
-        model=peft_model,
-        args=training_arguments(out_dir, train, seed, bf16, selection_arguments(train, validator, greater)),
-        train_dataset=dataset,
-        data_collator=make_collator(tokenizer, train.packing, answer_logits_only),
-        # with logits on answer positions only, the loss is computed here (the model's own loss
-        # would expect logits at every position)
-        compute_loss_func=answer_loss if answer_logits_only else None,
-        callbacks=callbacks,
-        **trainer_extra,
-    )
+    guards = Guards.for_run(out_dir, peft_model, resume_step=checkpoint_step(last))
+    selection = validation_setup(tokenizer, validation, train, system_prompt)
+    trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed,
+                            [*guards.callbacks, *selection.callbacks, *(extra_callbacks or [])], selection)
     started = time.perf_counter()
-    stop.install()
-    try:
+    with guards.stop.installed():
         trainer.train(resume_from_checkpoint=str(last) if last else None)
-    finally:
-        stop.uninstall()
     seconds = time.perf_counter() - started
-    step = trainer.state.global_step
-    if guard.bad_step is not None:
-        raise PhysloraError(
-            f"loss became NaN/inf at step {guard.bad_step}: lower train.learning_rate or check the data; "
-            f"the last good checkpoint is in {out_dir / 'checkpoints'}"
-        )
-    if disk.short is not None:
-        free, need = disk.short
-        raise PhysloraError(
-            f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
-            "free disk, then rerun with --resume"
-        )
-    if stop.signal is not None and step < train.max_steps:
-        raise TrainingInterrupted(
-            f"training interrupted at step {step}/{train.max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
-            "rerun the same command with --resume to continue"
-        )
+    guards.raise_if_stopped(trainer.state.global_step, train.max_steps, out_dir)
     adapter_dir = out_dir / "adapter"
     if trainer.is_world_process_zero():
         peft_model.save_pretrained(str(adapter_dir), safe_serialization=True)
         tokenizer.save_pretrained(str(adapter_dir))
     peft_model.eval()
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    rows = read_log(log.path)
-    result = TrainResult(adapter_dir, step, seconds, [r for r in rows if "loss" in r], tokens, truncated,
-                         validation=[r for r in rows if "loss" not in r])
-    if train.select_by and validator is not None:
-        state = trainer.state
-        result.select_by, result.best_metric = train.select_by, state.best_metric
-        result.best_step = state.best_global_step if state.best_model_checkpoint else None
-        result.stopped_early = step < train.max_steps
+    rows = read_log(guards.log.path)
+    result = TrainResult(adapter_dir, trainer.state.global_step, seconds, [r for r in rows if "loss" in r], tokens,
+                         truncated, validation=[r for r in rows if "loss" not in r])
+    selection.record(result, trainer.state, train)
     return peft_model, result
 
 
-def _validating_trainer():
-    from physlora.training.validation import ValidatingTrainer
+@dataclass
+class Selection:
+    """The in-training validation of a run (none: validator None) and what it adds to the Trainer."""
 
-    return ValidatingTrainer
+    validator: object | None = None
+    greater_is_better: bool | None = None
+    callbacks: list = field(default_factory=list)
+
+    def record(self, result: TrainResult, state, train: TrainSection) -> None:
+        """The best step (the adapter saved) and whether early stopping ended the run."""
+        if train.select_by and self.validator is not None:
+            result.select_by, result.best_metric = train.select_by, state.best_metric
+            result.best_step = state.best_global_step if state.best_model_checkpoint else None
+            result.stopped_early = result.steps < train.max_steps
 
 
-def _validator(tokenizer, validation: list | None, train: TrainSection, system_prompt: str | None):
-    """The physics validator and the direction of train.select_by (None, None when validation is off)."""
+def validation_setup(tokenizer, validation: list | None, train: TrainSection, system_prompt: str | None) -> Selection:
+    """The physics validator, the direction of train.select_by and early stopping (empty when off)."""
     from physlora.training.validation import PhysicsValidator, selection_direction
 
     sets = [s for s in validation or [] if s.records]
@@ -308,10 +284,79 @@ def _validator(tokenizer, validation: list | None, train: TrainSection, system_p
         if train.select_by:
             raise PhysloraError(f"train.select_by={train.select_by} needs validation data and train.eval_every > 0: "
                                 "the training source has no validation split; set data.validation=FILE")
-        return None, None
+        return Selection()
     greater = selection_direction(train.select_by, sets, train.eval_generate) if train.select_by else None
     validator = PhysicsValidator(sets, tokenizer, system_prompt=system_prompt, max_length=train.max_length,
                                  generate=train.eval_generate)
-    return validator, greater
+    callbacks = []
+    if train.early_stopping_patience and train.select_by:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
+    return Selection(validator, greater, callbacks)
 
 
+def build_trainer(peft_model, tokenizer, dataset, out_dir: Path, train: TrainSection, seed: int, callbacks: list,
+                  selection: Selection | None = None) -> Trainer:
+    """transformers' Trainer over the tokenized examples, with logits (and the loss) on answer positions only
+    where the model supports it; with a validator, its evaluation is the physics validation."""
+    selection = selection or Selection()
+    bf16 = train.bf16 if train.bf16 is not None else next(peft_model.parameters()).dtype == torch.bfloat16
+    answer_logits_only = supports_logits_mask(peft_model)
+    trainer_cls, extra = Trainer, {}
+    if selection.validator is not None:
+        from physlora.training.validation import ValidatingTrainer
+
+        # Trainer insists on an eval set when it evaluates; the validator holds the real one
+        trainer_cls, extra = ValidatingTrainer, {"validator": selection.validator, "eval_dataset": [0]}
+    return trainer_cls(
+        model=peft_model,
+        args=training_arguments(out_dir, train, seed, bf16, selection_arguments(train, selection.validator,
+                                                                                selection.greater_is_better)),
+        train_dataset=dataset,
+        data_collator=make_collator(tokenizer, train.packing, answer_logits_only),
+        # with logits on answer positions only, the loss is computed here (the model's own loss
+        # would expect logits at every position)
+        compute_loss_func=answer_loss if answer_logits_only else None,
+        callbacks=callbacks,
+        **extra,
+    )
+
+
+@dataclass
+class Guards:
+    """The callbacks that keep a run's record and stop it cleanly (loss log, NaN, Ctrl-C/SIGTERM, full disk)."""
+
+    log: JsonlLossLog
+    nan: NanGuard
+    stop: StopOnSignal
+    disk: DiskGuard
+
+    @classmethod
+    def for_run(cls, out_dir: Path, peft_model, resume_step: int) -> Guards:
+        log = JsonlLossLog(out_dir / "train_log.jsonl")
+        truncate_log(log.path, resume_step)  # steps after the checkpoint will be redone
+        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)))
+
+    @property
+    def callbacks(self) -> list:
+        return [self.log, self.nan, self.stop, self.disk]
+
+    def raise_if_stopped(self, step: int, max_steps: int, out_dir: Path) -> None:
+        """A run stopped by a guard ends in one line that says why and how to go on."""
+        if self.nan.bad_step is not None:
+            raise PhysloraError(
+                f"loss became NaN/inf at step {self.nan.bad_step}: lower train.learning_rate or check the data; "
+                f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+            )
+        if self.disk.short is not None:
+            free, need = self.disk.short
+            raise PhysloraError(
+                f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
+                "free disk, then rerun with --resume"
+            )
+        if self.stop.signal is not None and step < max_steps:
+            raise TrainingInterrupted(
+                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+                "rerun the same command with --resume to continue"
+            )

@@ -62,7 +62,10 @@ def selection_direction(select_by: str, sets: list[ValidationSet], generate: int
             " (ROUGE-L/physics need train.eval_generate > 0)"
         raise PhysloraError(f"train.select_by '{select_by}' is not a validation metric of this run; choose one of: "
                             f"{', '.join(known)}{hint}")
-    import physlora.evaluation.runner  # noqa: F401  (importing the metrics registers their direction)
+    import physlora.grading.physics_check  # noqa: F401  (importing a metric registers its direction)
+    import physlora.grading.text_metrics  # noqa: F401
+    import physlora.scoring.likelihood  # noqa: F401
+    import physlora.scoring.multiple_choice  # noqa: F401
 
     return metric_info(select_by.rsplit("/", 1)[-1]).higher_is_better
 
