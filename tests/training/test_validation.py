@@ -26,26 +26,18 @@ def config(*extra):
     return load_config(None, [*FAST, *extra])
 
 
-MODEL: dict = {}
-
-
 @pytest.fixture(scope="module")
-def data(fixtures, model_dir):
-    MODEL["dir"] = model_dir
+def data(fixtures, tiny_llama_dir):
+    """(training records, validation sets, model folder)"""
     train = load_records(str(fixtures / "mini.jsonl")).records
     val = load_records("physlora-physics", "validation").records[::16]  # 4 questions over 4 topics
     mc = load_records("physlora-physics-mc", "validation").records[::16]  # 2 questions
-    return train, [ValidationSet("", val), ValidationSet("mc", mc)]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_llama_dir):
-    return str(tiny_llama_dir)
+    return train, [ValidationSet("", val), ValidationSet("mc", mc)], str(tiny_llama_dir)
 
 
 def train(tmp, data, cfg, **kw):
-    records, sets = data
-    loaded = load_model(MODEL["dir"], device="cpu")
+    records, sets, model_dir = data
+    loaded = load_model(model_dir, device="cpu")
     model, result = train_lora(loaded.model, loaded.tokenizer, records, tmp, lora=cfg.lora, train=cfg.train,
                                system_prompt=SYSTEM, validation=sets, **kw)
     return model, result, loaded.tokenizer
@@ -88,7 +80,7 @@ def test_saved_adapter_is_the_best_checkpoint_by_the_metric(selected, data):
     assert result.select_by == "ref_nll" and result.best_step == best
     assert result.best_metric == pytest.approx(evals[best])
     # the adapter on disk scores exactly what the validation logged at the best step
-    m = load_model(MODEL["dir"], adapter=str(selected["out"] / "adapter"), device="cpu")
+    m = load_model(data[2], adapter=str(selected["out"] / "adapter"), device="cpu")
     nll = reference_nll(m.model, m.tokenizer, data[1][0].records, system_prompt=SYSTEM, max_length=512, batch_size=16)
     assert sum(nll) / len(nll) == pytest.approx(evals[best], abs=2e-3)
 
@@ -128,8 +120,8 @@ def test_select_by_must_name_a_validation_metric(data, tmp_path):
         train(tmp_path, data, config("train.max_steps=2", "train.select_by=rouge_l"))
     assert "mc/acc" in str(e.value) and "ref_nll" in str(e.value)
     with pytest.raises(PhysloraError, match="needs validation data"):
-        records, _ = data
-        loaded = load_model(MODEL["dir"], device="cpu")
+        records, _, model_dir = data
+        loaded = load_model(model_dir, device="cpu")
         cfg = config("train.max_steps=2", "train.select_by=ref_nll")
         train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train, system_prompt=SYSTEM)
 
