@@ -277,6 +277,10 @@ def main(args: argparse.Namespace) -> int:
     run_dir = check_run_dir(args.run_dir)
     cfg = load_config(run_dir / "config.yaml")
     _load_run_files(run_dir)  # bad JSON fails now, not after the model load
+    if getattr(args, "compare", None):  # so does a --compare folder that is no run or sweep
+        from physlora.experiments.compare import expand
+
+        expand(args.compare)
     sock = _bind(args.host, args.port)
     try:
         say = lambda msg: print(f"[physlora] {msg}", flush=True)  # noqa: E731
