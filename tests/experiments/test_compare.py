@@ -58,7 +58,7 @@ def test_markdown_html_and_plot_are_written_and_run_text_is_inert(compared):
     out, _ = compared
     md, html = (out / "compare.md").read_text(), (out / "compare.html").read_text()
     assert "p (Holm)" in md and "baseline" in md
-    assert "demo&lt;b&gt;x" in md and "<b>x" not in html
+    assert "demo\\<b>x" in md and "<b>x" not in html and "demo&lt;b&gt;x" in html  # escaped in both
     assert list(out.glob("compare_*.png")) and "data:image/png;base64," in html
 
 
@@ -73,9 +73,9 @@ def test_serve_page_opens_several_runs_and_compares_them(demo_run, swept, tiny_l
     from physlora.models.loading import load_model
     from physlora.serve.app import create_app
 
-    tiny = load_model(str(tiny_llama_dir), device="cpu")
-    app = create_app(demo_run, base=tiny, tuned=tiny, compare=[str(swept["sweep_dir"])])
-    with TestClient(app) as client:
+    tuned = load_model(str(tiny_llama_dir), adapter=str(demo_run / "adapter"), device="cpu")
+    app = create_app(demo_run, model=tuned, compare=[str(swept["sweep_dir"])])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         page = client.get("/compare")
         assert page.status_code == 200 and "/api/compare" in page.text
         data = client.get("/api/compare").json()

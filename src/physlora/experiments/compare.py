@@ -19,7 +19,6 @@ from pathlib import Path
 
 from physlora.errors import PhysloraError
 from physlora.evaluation.stats import paired_comparison
-from physlora.report.table_text import md_cell
 from physlora.results.io import read_jsonl
 from physlora.results.schema import RunMetrics, read_result
 
@@ -165,27 +164,28 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def markdown_tables(result: Comparison, plots_dir: Path | None) -> list[str]:
-    lines = []
+def comparison_blocks(result: Comparison, plots_dir: Path | None) -> list:
+    """One heading, table (and plot) per eval set, as report blocks (plain text: the renderers escape it)."""
+    from physlora.report.document import Image, heading, paragraph, table
+
+    blocks: list = []
     for t in result.tables:
-        label = lambda m: md_cell(t.metric_info.get(m, {}).get("label", m))  # noqa: E731
-        lines += [f"### {md_cell(t.name)} ({t.origin}; baseline {md_cell(t.baseline)})", "",
-                  "| run | metric | tuned (95% CI) | n | diff vs baseline (95% CI) | p | p (Holm) | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for m, v in t.base_model.items():
-            lines.append(f"| base model | {label(m)} | {_num(v['mean'])} [{_num(v['ci95'][0])}, {_num(v['ci95'][1])}] "
-                         f"| {v['n']} | | | | |")
+        label = lambda m: t.metric_info.get(m, {}).get("label", m)  # noqa: E731
+        rows = [["base model", label(m), f"{_num(v['mean'])} [{_num(v['ci95'][0])}, {_num(v['ci95'][1])}]", str(v["n"]),
+                 "", "", "", ""] for m, v in t.base_model.items()]
         for row in t.rows:
             diff = "-" if row.diff is None else f"{row.diff:+.3f} [{row.diff_ci95[0]:+.3f}, {row.diff_ci95[1]:+.3f}]"
-            lines.append(f"| {md_cell(row.run)} | {label(row.metric)} | {_num(row.mean)} [{_num(row.ci95[0])}, "
-                         f"{_num(row.ci95[1])}] | {row.n} | {diff} | {_num(row.p_value, 4)} | {_num(row.p_holm, 4)} | "
-                         f"{row.verdict or '-'} |")
-        lines.append("")
+            rows.append([row.run, label(row.metric), f"{_num(row.mean)} [{_num(row.ci95[0])}, {_num(row.ci95[1])}]",
+                         str(row.n), diff, _num(row.p_value, 4), _num(row.p_holm, 4), row.verdict or "-"])
+        blocks += [heading(3, f"{t.name} ({t.origin}; baseline {t.baseline})"),
+                   table(["run", "metric", "tuned (95% CI)", "n", "diff vs baseline (95% CI)", "p", "p (Holm)", "verdict"],
+                         rows)]
         if plots_dir is not None and plot_set(t, plots_dir / f"compare_{_slug(t.name)}.png"):
-            lines += [f"![{md_cell(t.name)}](compare_{_slug(t.name)}.png)", ""]
-    lines += ["p: paired sign-flip permutation test against the baseline run on the examples both scored; "
-              "p (Holm): Holm-corrected over every comparison in the same table (statsmodels multipletests).", ""]
-    return lines
+            blocks.append(Image(f"compare_{_slug(t.name)}.png", f"{t.name}: each run's metrics with 95% CIs"))
+    blocks.append(paragraph("p: paired sign-flip permutation test against the baseline run on the examples both "
+                            "scored; p (Holm): Holm-corrected over every comparison in the same table "
+                            "(statsmodels multipletests)."))
+    return blocks
 
 
 def _slug(text: str) -> str:
@@ -202,6 +202,8 @@ def plot_set(t: SetTable, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from physlora.untrusted import plot_text
+
     runs = list(dict.fromkeys(r.run for r in t.rows))
     cols = min(3, len(metrics))
     nrows = -(-len(metrics) // cols)
@@ -215,8 +217,8 @@ def plot_set(t: SetTable, path: Path) -> bool:
         ax.bar(xs, means, yerr=[lo, hi], capsize=3, color="#2f6fb0")
         if metric in t.base_model:
             ax.axhline(t.base_model[metric]["mean"], ls="--", color="#8a96a3", lw=1, label="base model")
-        ax.set_xticks(range(len(runs)), [r[-18:] for r in runs], rotation=35, ha="right", fontsize=7)
-        ax.set_title(t.metric_info.get(metric, {}).get("label", metric), fontsize=9)
+        ax.set_xticks(range(len(runs)), [plot_text(r[-18:], 18) for r in runs], rotation=35, ha="right", fontsize=7)
+        ax.set_title(plot_text(t.metric_info.get(metric, {}).get("label", metric), 40), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
@@ -230,16 +232,18 @@ def write_comparison(paths: list[str], out: Path, baseline: str | int = 0) -> Pa
     """compare.md + compare.html (+ one PNG per eval set) in `out`; also compare.json with every number."""
     from dataclasses import asdict
 
+    from physlora.report.document import Code, Document, bullets, heading
     from physlora.report.html import to_html
+    from physlora.report.markdown import to_markdown
     from physlora.results.io import atomic_write_text, write_json
 
     result = compare_runs(paths, baseline)
     out.mkdir(parents=True, exist_ok=True)
-    lines = [f"# physlora compare: {len(result.runs)} runs, baseline {md_cell(result.baseline)}", "",
-             *(f"- {md_cell(r.label)}: `{md_cell(r.folder)}`" for r in result.runs), "", *markdown_tables(result, out)]
-    text = "\n".join(lines)
-    atomic_write_text(out / "compare.md", text)
-    atomic_write_text(out / "compare.html", to_html(text, out, title="physlora compare"))
+    doc = Document(title="physlora compare")
+    doc.blocks += [heading(1, f"physlora compare: {len(result.runs)} runs, baseline {result.baseline}"),
+                   bullets([[f"{r.label}: ", Code(str(r.folder))] for r in result.runs]), *comparison_blocks(result, out)]
+    atomic_write_text(out / "compare.md", to_markdown(doc))
+    atomic_write_text(out / "compare.html", to_html(doc, out))
     write_json(out / "compare.json", {"baseline": result.baseline, "runs": {r.label: str(r.folder) for r in result.runs},
                                       "tables": [asdict(t) for t in result.tables]})
     return out / "compare.md"

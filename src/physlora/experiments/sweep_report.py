@@ -14,9 +14,7 @@ from typing import Any
 
 from physlora.experiments.sweep import TrialRow, direction, ensure_base_eval, say, seed_base_eval, trial_rows_json
 from physlora.experiments.sweep_config import SweepConfig, encode, trial_config
-from physlora.report.html import to_html
 from physlora.results.io import atomic_write_text, write_json
-from physlora.report.table_text import md_cell
 
 
 def best_row(sweep: SweepConfig, rows: list[TrialRow]) -> TrialRow | None:
@@ -144,18 +142,16 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 
 def _value_text(v: Any) -> str:
-    return md_cell(json.dumps(v) if isinstance(v, (list, dict)) else str(v))
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
 
 
-def trials_table(sweep: SweepConfig, rows: list[TrialRow]) -> list[str]:
+def trials_table(sweep: SweepConfig, rows: list[TrialRow]):
+    from physlora.report.document import table
+
     keys = list(sweep.params)
-    lines = ["| trial | state | " + " | ".join(md_cell(k) for k in keys) + f" | validation {md_cell(sweep.objective)} | best step | seconds |",
-             "|---" * (len(keys) + 5) + "|"]
-    for r in rows:
-        cells = [f"{r.number}" + (" (defaults)" if r.defaults else ""), r.state,
-                 *(_value_text(r.params.get(k, "-")) for k in keys), _fmt(r.value), str(r.best_step or "-"), _fmt(r.seconds, 0)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    body = [[f"{r.number}" + (" (defaults)" if r.defaults else ""), r.state, *(_value_text(r.params.get(k, "-")) for k in keys),
+             _fmt(r.value), str(r.best_step or "-"), _fmt(r.seconds, 0)] for r in rows]
+    return table(["trial", "state", *keys, f"validation {sweep.objective}", "best step", "seconds"], body)
 
 
 def trials_csv(sweep: SweepConfig, rows: list[TrialRow]) -> str:
@@ -203,52 +199,55 @@ def finish_sweep(sweep: SweepConfig, base: Path | None, rows: list[TrialRow], *,
         "base_eval_seconds": _base_eval_seconds(sweep),
     })
     atomic_write_text(folder / "trials.csv", trials_csv(sweep, rows))
-    lines = summary_lines(sweep, rows, best, defaults, tests, imp, seconds)
-    text = "\n".join(lines)
-    atomic_write_text(folder / "summary.md", text)
-    atomic_write_text(folder / "summary.html", to_html(text, folder, title=f"physlora sweep {sweep.name}"))
+    from physlora.report.document import Document
+    from physlora.report.html import to_html
+    from physlora.report.markdown import to_markdown
+
+    doc = Document(title=f"physlora sweep {sweep.name}", blocks=summary_blocks(sweep, rows, best, defaults, tests, imp, seconds))
+    atomic_write_text(folder / "summary.md", to_markdown(doc))
+    atomic_write_text(folder / "summary.html", to_html(doc, folder))
     return folder / "summary.md"
 
 
-def summary_lines(sweep, rows, best, defaults, tests, imp, seconds) -> list[str]:
+def summary_blocks(sweep, rows, best, defaults, tests, imp, seconds) -> list:
+    """The summary page: what was searched, the trial table and plots, the best trial, best vs defaults."""
+    from physlora.report.document import Code, Image, bullets, heading, paragraph, table
+
     states = {s: sum(r.state == s for r in rows) for s in ("complete", "pruned", "failed")}
-    trial_seconds = sum(r.seconds or 0 for r in rows)
-    lines = [f"# physlora sweep `{md_cell(sweep.name)}`", "",
-             f"- objective: validation `{md_cell(sweep.objective)}` ({direction(sweep)}); search {sweep.search}, "
-             f"backend {sweep.backend}; {len(rows)} trials ({states['complete']} complete, {states['pruned']} pruned, "
-             f"{states['failed']} failed); {seconds:.0f} s in this invocation, {trial_seconds:.0f} s in trials",
-             ]
+    facts = [[f"objective: validation ", Code(sweep.objective), f" ({direction(sweep)}); search {sweep.search}, backend "
+              f"{sweep.backend}; {len(rows)} trials ({states['complete']} complete, {states['pruned']} pruned, "
+              f"{states['failed']} failed); {seconds:.0f} s in this invocation, {sum(r.seconds or 0 for r in rows):.0f} s in trials"]]
     base_s = _base_eval_seconds(sweep)
     if base_s and sweep.reuse_base_eval:
         reused = max(0, sum(r.state != "failed" for r in rows) + len(tests) - len(base_s))
-        lines.append(f"- base model evaluated {len(base_s)} time(s) ({sum(base_s):.0f} s) and reused by the other "
-                     f"{reused} run folders: about {reused * sum(base_s) / len(base_s):.0f} s of evaluation saved")
-    lines += ["", "## Trials", "", *trials_table(sweep, rows), ""]
+        facts.append(f"base model evaluated {len(base_s)} time(s) ({sum(base_s):.0f} s) and reused by the other {reused} "
+                     f"run folders: about {reused * sum(base_s) / len(base_s):.0f} s of evaluation saved")
+    blocks = [heading(1, f"physlora sweep {sweep.name}"), bullets(facts), heading(2, "Trials"), trials_table(sweep, rows)]
     if plot_objective(sweep, rows, sweep.sweep_dir / "objective.png"):
-        lines += ["![objective per trial](objective.png)", ""]
+        blocks.append(Image("objective.png", "objective per trial"))
     if plot_importance(imp, sweep.sweep_dir / "importance.png"):
-        lines += ["## Parameter importance", "", "![parameter importance](importance.png)", "",
-                  "| parameter | importance |", "|---|---|", *(f"| {md_cell(k)} | {v:.3f} |" for k, v in imp.items()), ""]
+        blocks += [heading(2, "Parameter importance"), Image("importance.png", "parameter importance"),
+                   table(["parameter", "importance"], [[k, f"{v:.3f}"] for k, v in imp.items()])]
     if best is None:
-        return lines + ["No trial completed: nothing to select.", ""]
-    lines += [f"## Best trial: {best.number}", "", f"Validation {md_cell(sweep.objective)} = {best.value:.4f}; config in "
-              "`best_config.yaml` (`physlora run --config best_config.yaml` retrains it on the full schedule).", ""]
+        return blocks + [paragraph("No trial completed: nothing to select.")]
+    blocks += [heading(2, f"Best trial: {best.number}"),
+               paragraph(f"Validation {sweep.objective} = {best.value:.4f}; config in ", Code("best_config.yaml"), " (",
+                         Code("physlora run --config best_config.yaml"), " retrains it on the full schedule).")]
     if defaults is not None:
         better = best.value > defaults.value if direction(sweep) == "maximize" else best.value < defaults.value
-        lines += [f"The base config's own values (trial {defaults.number}) gave {defaults.value:.4f}: the best trial is "
-                  + ("better" if better else "not better") + f" on validation ({best.value - defaults.value:+.4f}; "
-                  + ("higher" if direction(sweep) == "maximize" else "lower") + " is better).", ""]
-    if tests:
-        lines += test_lines(tests)
-    return lines
+        blocks.append(paragraph(
+            f"The base config's own values (trial {defaults.number}) gave {defaults.value:.4f}: the best trial is "
+            + ("better" if better else "not better") + f" on validation ({best.value - defaults.value:+.4f}; "
+            + ("higher" if direction(sweep) == "maximize" else "lower") + " is better)."))
+    return blocks + (test_blocks(tests) if tests else [])
 
 
-def test_lines(tests: dict[str, Path]) -> list[str]:
-    """The test-split comparison of best vs defaults (or best vs the base model alone)."""
-    from physlora.experiments.compare import compare_runs, markdown_tables
+def test_blocks(tests: dict[str, Path]) -> list:
+    """The test-split comparison of best vs defaults (or the best trial alone)."""
+    from physlora.experiments.compare import comparison_blocks, compare_runs
+    from physlora.report.document import heading
 
     runs = [tests[k] for k in ("defaults", "best") if k in tests]
     result = compare_runs([str(p) for p in runs], baseline=0)
     head = "best trial vs the defaults trial" if "defaults" in tests else "the best trial"
-    return [f"## Test split: {head} (evaluated once, after the search)", "",
-            *markdown_tables(result, plots_dir=None), ""]
+    return [heading(2, f"Test split: {head} (evaluated once, after the search)"), *comparison_blocks(result, plots_dir=None)]

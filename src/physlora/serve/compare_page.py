@@ -20,15 +20,19 @@ def compare_payload(run_dir: Path, others: list[str]) -> dict:
                     "tables": [asdict(t) for t in result.tables]})
 
 
+def compare_html() -> str:
+    from importlib.resources import files
+
+    return files("physlora.serve").joinpath("static/compare.html").read_text(encoding="utf-8")
+
+
 def add_compare_routes(app, run_dir: Path, others: list[str]) -> None:
     """Register /compare and /api/compare on the serve app; the comparison is computed once, up front,
     so a broken run folder fails at start-up with its one-line error."""
-    from importlib.resources import files
-
     from fastapi.responses import HTMLResponse
 
     payload = compare_payload(run_dir, others)
-    page = files("physlora.serve").joinpath("static/compare.html").read_text(encoding="utf-8")
+    page = compare_html()
 
     @app.get("/compare", response_class=HTMLResponse)
     def compare_page() -> HTMLResponse:
