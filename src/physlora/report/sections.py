@@ -120,7 +120,7 @@ def topic_table(block: PairedSet, metric: str) -> list[Block]:
 
 def eval_set(name: str, block: PairedSet, run_dir: Path) -> list[Block]:
     """One evaluation set: metrics table, what changed significantly, a bar plot, the main metric by topic."""
-    blocks: list[Block] = [heading(2, f"{name} ({block.kind}, n = {block.n}, {block.origin})"), metrics_table(block)]
+    blocks: list[Block] = [heading(2, f"{name} ({block.kind}, n = {block.n})"), metrics_table(block)]
     sentences = significance_sentences(block)
     if sentences:
         blocks.append(bullets(sentences))
