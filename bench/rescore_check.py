@@ -3,10 +3,10 @@
     python bench/rescore_check.py --save before.json [--adapter RUN/adapter]     # on the old code
     python bench/rescore_check.py --compare before.json [--adapter RUN/adapter]  # on the new code
 
-Sets (the demo's): the bundled free-form test split capped at 64 evenly spaced questions (generation,
-text metrics, semantic similarity, reference NLL; eval settings of configs/demo.yaml) and the whole
-bundled MC test split (acc, acc_norm, letter, circular), on the base model and, with --adapter, on
-base + that LoRA adapter. `--compare` checks that every aggregate is the same to 3 decimals, every
+Sets: exactly the demo's evaluation sets (configs/demo.yaml through data.selection.select_run_data: the
+bundled free-form test split, the MC test split and the two transfer sets, each capped at 64 evenly spaced
+questions; generation, text metrics, semantic similarity, reference NLL, acc/acc_norm/letter/circular; the
+demo's eval settings), on the base model and, with --adapter, on base + that LoRA adapter. `--compare` checks that every aggregate is the same to 3 decimals, every
 prediction is the same text, every per-item log-likelihood / NLL within --tol (1e-4), and exits 1 if not.
 """
 
@@ -30,17 +30,13 @@ NUMERIC_ROW_KEYS = ("ref_nll", "loglik")
 
 def evaluate_demo_sets(adapter: str | None) -> dict:
     from physlora.config import load_config
-    from physlora.data.sources import load_records
+    from physlora.data.selection import select_run_data
     from physlora.evaluation.runner import evaluate_records
-    from physlora.experiments.recipes import _cap
     from physlora.grading.text_metrics import SemanticScorer
     from physlora.models.loading import load_model
 
     cfg = load_config(ROOT / "configs" / "demo.yaml")
-    sets = {
-        "freeform": _cap(load_records("physlora-physics", "test").records, cfg.data.max_eval_examples),
-        "mc": load_records("physlora-physics-mc", "test").records,
-    }
+    sets = select_run_data(cfg.data, cfg.seed).eval_sets
     semantic = SemanticScorer()
     out = {}
     for label, adapter_dir in (("base", None), ("tuned", adapter)):
