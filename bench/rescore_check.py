@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMERIC_ROW_KEYS = ("ref_nll", "loglik")
 
 
-def evaluate_demo_sets(adapter: str | None) -> dict:
+def evaluate_demo_sets(adapter: str | None, save: Path | None = None) -> dict:
     from physlora.config import load_config
     from physlora.data.selection import select_run_data
     from physlora.evaluation.runner import evaluate_records
@@ -54,6 +54,8 @@ def evaluate_demo_sets(adapter: str | None) -> dict:
             }
             print(f"{label}/{name}: {time.perf_counter() - t0:.1f} s  "
                   + "  ".join(f"{m}={v.mean:.4f}" for m, v in res.metrics.items()), flush=True)
+            if save:  # after every set: a long rescore stopped midway still leaves what it finished
+                save.write_text(json.dumps(out, indent=1, allow_nan=True) + "\n", encoding="utf-8")
     return out
 
 
@@ -102,9 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", help="also evaluate base + this LoRA adapter folder")
     ap.add_argument("--tol", type=float, default=1e-4, help="per-item log-likelihood / NLL tolerance")
     args = ap.parse_args(argv)
-    result = evaluate_demo_sets(args.adapter)
+    result = evaluate_demo_sets(args.adapter, Path(args.save) if args.save else None)
     if args.save:
-        Path(args.save).write_text(json.dumps(result, indent=1, allow_nan=True) + "\n", encoding="utf-8")
         print(f"wrote {args.save}")
         return 0
     problems = compare(json.loads(Path(args.compare).read_text(encoding="utf-8")), result, args.tol)

@@ -92,6 +92,16 @@ def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, pat
     return out
 
 
+def check_backend(cfg: RunConfig) -> None:
+    """Stops with one line, before any model is loaded, when eval.backend=vllm cannot run here."""
+    if cfg.eval.backend == "vllm":
+        from physlora.inference.vllm_backend import vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+        if reason:
+            raise PhysloraError(reason)
+
+
 _VLLM_ENGINES: dict = {}
 
 

@@ -10,7 +10,7 @@ from physlora.config import RunConfig
 from physlora.data.selection import evenly_spaced
 from physlora.data.sources import load_records
 from physlora.distributed import is_main_process
-from physlora.experiments.common import evaluate_set, load_configured_model, say, semantic_scorer
+from physlora.experiments.common import check_backend, evaluate_set, load_configured_model, say, semantic_scorer
 from physlora.results.io import environment, slug, write_json, write_jsonl
 from physlora.results.schema import EvalMetrics, EvalSet, result_json
 
@@ -26,6 +26,7 @@ def evaluate_sets(
     max_examples: int | None = None,
     resume: bool = False,
 ) -> EvalMetrics:
+    check_backend(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns, skip = cfg.data.columns or None, cfg.data.skip_invalid
     loaded_sets = [load_records(name, split, columns=columns, skip_invalid=skip) for name in sources]

@@ -14,7 +14,7 @@ from physlora.config import RunConfig
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments.common import (
-    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+    announce_and_check, check_backend, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
 )
 from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
@@ -23,6 +23,7 @@ from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSumm
 def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
     """`callbacks`: more TrainerCallbacks for the fine-tuning (a sweep's pruner reports through one)."""
     run_dir, started = cfg.run_dir, time.perf_counter()
+    check_backend(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     data = select_run_data(cfg.data, cfg.seed)
     write_provenance(cfg, run_dir, data, announce_and_check(data))
