@@ -19,7 +19,7 @@ from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
-from physlora.prompting import encode_example
+from physlora.results.io import is_main_process
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.tracking import configure_tracking
@@ -44,11 +44,19 @@ def set_threads(num_threads: int | None) -> None:
         torch.set_num_threads(num_threads or max(1, cores // local_procs))
 
 
-def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int):
-    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping)."""
+def tokenize_records(
+    tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain"
+):
+    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping), in `data_format`
+    (plain | tools | mixed, see physlora.training.tool_format)."""
     from datasets import Dataset
 
-    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    from physlora.training.tool_format import encode_records
+
+    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format)
+    if data_format != "plain" and is_main_process():
+        print(f"[physlora] training data: {encoded_set.summary()}", flush=True)
+    encoded = encoded_set.examples
     ds = Dataset.from_dict(
         {
             "input_ids": [e.input_ids for e in encoded],
@@ -170,6 +178,7 @@ def train_lora(
     seed: int = 42,
     resume: bool = False,
     extra_callbacks: list | None = None,
+    data_format: str = "plain",
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
@@ -177,7 +186,7 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora)
