@@ -49,6 +49,19 @@ class Comparison(_Result):
     n: int
 
 
+class ToolSummary(_Result):
+    """How a model used the program tool on one set (tools mode)."""
+
+    n: int
+    tool_call_rate: float  # share of questions answered with at least one program
+    program_success_rate: float  # share of questions with a program that ran and printed a number
+    mean_rounds: float  # programs run per question
+    statuses: dict[str, int] = Field(default_factory=dict)  # sandbox status of every program run
+    stops: dict[str, int] = Field(default_factory=dict)  # answered | no_tool_call | rounds_exhausted
+    sandbox_seconds: float = 0.0  # in all
+    generation_seconds: float = 0.0  # in all
+
+
 class EvalOutput(_Result):
     """One model on one set: per-example rows, aggregates, aggregates per topic."""
 
@@ -57,6 +70,8 @@ class EvalOutput(_Result):
     metrics: dict[str, Interval] = Field(default_factory=dict)
     by_topic: dict[str, dict[str, Interval]] = Field(default_factory=dict)
     metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+    mode: Literal["plain", "tools"] = "plain"
+    tools: ToolSummary | None = None
 
     @property
     def metric_names(self) -> list[str]:
