@@ -102,9 +102,8 @@ def encode_example(
 # prompt for round k from exactly the same pieces, so training and evaluation see the same tokens.
 
 TOOL_INSTRUCTIONS = (
-    "To calculate, you may write one Python program in a ```python block that prints the result with its unit "
-    "(math, numpy, sympy, pint and scipy.constants are available). It is run, and you get what it printed. "
-    "Then give the final answer: the number with its unit, in one or two sentences."
+    "To calculate, write a Python program in a ```python block that prints the result with its unit; "
+    "you will see what it printed. Then state the final answer with its unit."
 )
 PLAIN_TOOL_OUTPUT = "\nOutput: {output}\nAnswer:"
 USER_TOOL_OUTPUT = "The program printed:\n{output}"
