@@ -217,10 +217,11 @@ def _plain_tool_pieces(tokenizer, question, system_prompt, rounds, final) -> lis
 
 
 def encode_pieces(tokenizer, pieces: list[tuple[str, bool]]) -> EncodedExample:
+    """Each piece tokenized on its own (the first as a sequence start: BOS exactly once, see encode_text)."""
     ids: list[int] = []
     labels: list[int] = []
-    for text, trainable in pieces:
-        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+    for k, (text, trainable) in enumerate(pieces):
+        piece = encode_text(tokenizer, text) if k == 0 else tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         labels += piece if trainable else [-100] * len(piece)
     return EncodedExample(ids, labels)

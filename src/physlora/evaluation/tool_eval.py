@@ -41,6 +41,24 @@ def tool_row(answer: ToolAnswer) -> dict:
     }
 
 
+def tool_outcome(answer: ToolAnswer, physics: float | None, reference: str) -> str:
+    """Why a tools-mode answer scored what it scored on the physics check (counted in the report)."""
+    from physlora.grading.physics_check import check_answer
+
+    if physics is None:
+        return "not_graded"
+    if physics == 1.0:
+        return "correct"
+    if not answer.calls:
+        return "no_tool_call"
+    printed = [c for c in answer.calls if c.status == "ok"]
+    if not printed:
+        return "program_failed"
+    if not any(check_answer(c.stdout, reference) for c in printed):
+        return "wrong_number"
+    return "result_lost"
+
+
 def tool_summary(answers: list[ToolAnswer]) -> ToolSummary:
     n = max(len(answers), 1)
     return ToolSummary(
@@ -91,6 +109,8 @@ def evaluate_with_tools(
     answers = [done[r.id] for r in records]
     rows = [_base_row(r) | {"prediction": a.final} | text_scores(a.final, r.answer, cfg.physics_rel_tol) | tool_row(a)
             for r, a in zip(records, answers)]
+    for row, a, r in zip(rows, answers, records):
+        row["tool_outcome"] = tool_outcome(a, row["physics"], r.answer)
     if semantic is not None:
         for row, s in zip(rows, semantic.similarity([a.final for a in answers], [r.answer for r in records])):
             row["semantic"] = s

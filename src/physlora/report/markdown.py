@@ -8,6 +8,7 @@ from pathlib import Path
 
 from physlora.report.html import to_html
 from physlora.report.plots import plot_loss, plot_metrics
+from physlora.report.tools_section import tools_mode_lines
 from physlora.results.io import atomic_write_text, read_jsonl, slug
 
 
@@ -105,6 +106,7 @@ def build_report(run_dir: Path) -> Path:
         tt = topic_table(block, main_metric)
         if tt:
             lines += ["### By topic", ""] + tt + [""]
+    lines += tools_mode_lines(metrics, preds)
     if log:
         lines += ["## Training loss", ""]
         if plot_loss(log, run_dir / "loss.png"):

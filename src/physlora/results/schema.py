@@ -102,6 +102,21 @@ class PairedSet(_Result):
     metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
 
 
+class ToolPairedSet(PairedSet):
+    """A free-form set of `physlora run` answered with the program tool: base and tuned (both in tools mode)
+    compared as in PairedSet, how each used the tool, and tools - plain on the same questions per model."""
+
+    tools: dict[str, ToolSummary | None] = Field(default_factory=dict)  # "base"/"tuned" -> summary
+    vs_plain: dict[str, dict[str, Comparison]] = Field(default_factory=dict)  # "base"/"tuned" -> metric -> tools - plain
+
+
+class ToolEvalSet(EvalSet):
+    """A set of `physlora eval --mode tools|both`: one model in tools mode, and tools - plain if both ran."""
+
+    tools: ToolSummary | None = None
+    vs_plain: dict[str, Comparison] = Field(default_factory=dict)
+
+
 class TrainSummary(_Result):
     steps: int
     seconds: float
@@ -114,6 +129,7 @@ class TrainSummary(_Result):
 class RunMetrics(_Result):
     config: dict[str, Any]
     sets: dict[str, PairedSet]
+    tool_sets: dict[str, ToolPairedSet] = Field(default_factory=dict)  # eval.mode tools | both
     train: TrainSummary | None = None
     seconds_total: float | None = None
 
@@ -122,6 +138,7 @@ class EvalMetrics(_Result):
     model: str
     adapter: str | None = None
     sets: dict[str, EvalSet]
+    tool_sets: dict[str, ToolEvalSet] = Field(default_factory=dict)  # --mode tools | both
     environment: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -19,7 +19,7 @@ from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
-from physlora.results.io import is_main_process
+from physlora.distributed import is_main_process
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.results.schema import TrainSummary
@@ -52,15 +52,16 @@ def set_threads(num_threads: int | None) -> None:
 
 
 def tokenize_records(
-    tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain"
+    tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain",
+    sandbox=None,
 ):
     """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping), in `data_format`
-    (plain | tools | mixed, see physlora.training.tool_format)."""
+    (plain | tools | mixed, see physlora.training.tool_format; programs run in `sandbox`, or a new one)."""
     from datasets import Dataset
 
     from physlora.training.tool_format import encode_records
 
-    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format)
+    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format, sandbox)
     if data_format != "plain" and is_main_process():
         print(f"[physlora] training data: {encoded_set.summary()}", flush=True)
     encoded = encoded_set.examples
@@ -186,6 +187,7 @@ def train_lora(
     resume: bool = False,
     extra_callbacks: list | None = None,
     data_format: str = "plain",
+    sandbox=None,
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
@@ -193,7 +195,7 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format, sandbox)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora)
