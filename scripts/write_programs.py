@@ -90,7 +90,42 @@ def reference_unit(answer: str, written: str) -> str:
     return "%" if unit == "percent" else unit
 
 
-def program_for(expr: str, defs: dict[str, str], unit: str) -> str:
+# 'NAME = formula' in an answer, up to the next '=', clause or sentence end
+_EQUATION = re.compile(
+    r"(?P<lhs>[A-Za-z]\w*(?:\s*\([^()]*\))?(?:\s*/\s*[A-Za-z]\w*)?)\s*=\s*(?P<rhs>[^=,;:]+?)"
+    r"(?=\s*(?:=|,|;|\.\s|\.$|\bwhich\b|\bso\b|\babout\b|\bgives\b|\bfor\b|\bwith\b|\bwhere\b|\band\b|$))"
+)
+_MATH_WORDS = frozenset(
+    "sqrt sin cos tan exp log ln theta lambda gamma omega alpha beta delta sigma kappa epsilon hbar arcsin arctan "
+    "asin atan eta rho mu nu phi psi tau Delta".split()
+)
+
+
+def formula_of(answer: str) -> tuple[str, str] | None:
+    """The first symbolic relation an answer states ('KE = (1/2) m v^2'), as (left side, right side): the
+    program's comment, so the model learns to name the physics before it types numbers. Relations full of
+    the question's numbers, or with words in them, are not formulas."""
+    for m in _EQUATION.finditer(answer):
+        rhs = m.group("rhs").strip()
+        if re.search(r"\d\.\d|\d[eE][-+]?\d|\d{3,}", rhs) or len(rhs) > 60 or len(re.findall(r"[A-Za-z]", rhs)) < 2:
+            continue
+        if any(w not in _MATH_WORDS and w.lower() not in _MATH_WORDS for w in re.findall(r"[A-Za-z]{4,}", rhs)):
+            continue
+        return m.group("lhs").strip(), rhs
+    return None
+
+
+def _result_name(lhs: str | None, taken: set[str]) -> str:
+    """The formula's left side as the result's variable ('KE'), when it is a plain, free Python name."""
+    import keyword
+
+    if lhs and lhs.isidentifier() and not keyword.iskeyword(lhs) and not lhs.startswith("_") and lhs not in taken \
+            and lhs not in ("print", "math", "answer"):
+        return lhs
+    return "answer"
+
+
+def program_for(expr: str, defs: dict[str, str], unit: str, formula: tuple[str, str] | None = None) -> str:
     lines = []
     needed = _needed(expr, defs, [])
     if "math" in _names(expr) or any("math." in defs[n] for n in needed):
@@ -100,7 +135,10 @@ def program_for(expr: str, defs: dict[str, str], unit: str) -> str:
     lines += constants + ([""] if constants else [])
     for f in functions:
         lines += [f, ""]
-    lines += [f"answer = {expr}", f'print(f"{{answer:.3g}}{" " + unit if unit else ""}")']
+    name = _result_name(formula[0] if formula else None, set(needed) | set(_names(expr)))
+    if formula:
+        lines.append(f"# {formula[0]} = {formula[1]}")
+    lines += [f"{name} = {expr}", f'print(f"{{{name}:.3g}}{" " + unit if unit else ""}")']
     return _public("\n".join(lines)) + "\n"
 
 
@@ -118,7 +156,8 @@ def programs() -> dict[str, str]:
             if item_id not in items or item_id in NOT_ASKED:
                 continue  # multiple-choice items and conceptual ones
             expr, written = ast.get_source_segment(source, value.elts[0]), value.elts[1].value
-            out[item_id] = program_for(expr, defs, reference_unit(items[item_id]["answer"], written))
+            answer = items[item_id]["answer"]
+            out[item_id] = program_for(expr, defs, reference_unit(answer, written), formula_of(answer))
     return out
 
 
