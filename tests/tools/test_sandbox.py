@@ -29,6 +29,8 @@ ORDINARY = [
     ("from fractions import Fraction\nprint(Fraction(1, 3) + Fraction(1, 6))", "1/2"),
     ("def ke(m, v):\n    return 0.5 * m * v**2\ntotal = 0\nfor v in [1, 2]:\n    total += ke(2.0, v)\nprint(total)", "5.0"),
     ("import numpy as np\na = np.zeros(3)\na[1] = 2.0\nprint(a.tolist(), '{:.2e}'.format(12345.6))", "[0.0, 2.0, 0.0] 1.23e+04"),
+    # a module the warm worker has not imported: loaded (read, unmarshalled) inside the locked-down child
+    ("from sympy.physics.units import convert_to, kilometer, meter\nprint(convert_to(3 * kilometer, meter))", "3000*meter"),
 ]
 
 
@@ -43,8 +45,8 @@ def test_ordinary_programs_print_their_results(box, program, expected):
 def test_hostile_program_is_stopped_with_its_error_class(box, case, program, status):
     started = time.perf_counter()
     result = box.run(program)
-    assert result.status == status, (case, result)
-    assert time.perf_counter() - started < LIMITS.wall_seconds + 2
+    assert result.status in status.split("|"), (case, result)
+    assert time.perf_counter() - started < LIMITS.wall_seconds + 5
     assert not HOME_FILE.exists() and not os.path.exists("/tmp/physlora-pwned")
     if status == "output_limit":
         assert result.truncated and len(result.stdout) <= LIMITS.output_chars

@@ -43,7 +43,7 @@ _DENIED_EVENTS = (
     "subprocess.", "pty.", "socket.", "ctypes.", "shutil.", "webbrowser.", "urllib.", "http.", "ftplib.",
     "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "sqlite3.", "mmap.", "resource.", "signal.",
     "sys._getframe", "sys.settrace", "sys.setprofile", "sys._current_frames", "sys.addaudithook", "gc.get_",
-    "code.__new__", "function.__new__", "marshal.", "pickle.", "cpython.run_", "cpython._PySys_ClearAuditHooks",
+    "code.__new__", "function.__new__", "marshal.dumps", "pickle.", "cpython.run_", "cpython._PySys_ClearAuditHooks",
     "_thread.start_new_thread", "winreg.", "msvcrt.",
 )  # fmt: skip
 # Modules that library code must not load while a program runs (the program's own imports are held to
@@ -99,7 +99,7 @@ def install_audit_hook(roots: Iterable[str]) -> None:
             path = args[0] if args else None
             if not isinstance(path, (str, bytes)) or not (realpath(os.fsdecode(path)) + "/").startswith(prefixes):
                 refuse(f"listing {path!r} is not allowed")
-        elif event.startswith(denied_events) or event in ("exec", "compile") and _compiles_dunders(args):
+        elif event.startswith(denied_events) or event == "compile" and _compiles_dunders(args, prefixes):
             refuse(f"operation '{event}' is not allowed")
         elif event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__globals__"):
             refuse("replacing a function's code is not allowed")
@@ -107,9 +107,13 @@ def install_audit_hook(roots: Iterable[str]) -> None:
     sys.addaudithook(hook)
 
 
-def _compiles_dunders(args: tuple) -> bool:
-    """Library code (sympy's parser) may compile expressions; code mentioning dunder names is refused."""
-    source = args[0] if args else None
+def _compiles_dunders(args: tuple, prefixes: tuple[str, ...]) -> bool:
+    """Library code (sympy's parser) may compile expressions, but not code that mentions dunder names
+    (`__import__`, `__class__`): the way out of the restricted namespace. Modules the import system
+    compiles from their files below the installation are fine ('marshal.loads' of their .pyc is too)."""
+    source, filename = (tuple(args) + (None, None))[:2]
+    if isinstance(filename, (str, bytes)) and (os.path.realpath(os.fsdecode(filename)) + "/").startswith(prefixes):
+        return False
     if isinstance(source, bytes):
         source = source.decode("utf-8", "replace")
     return isinstance(source, str) and "__" in source

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -70,9 +71,12 @@ def _child(request: dict, result_fd: int, roots: list[str], workdir: str) -> Non
     else:
         result = _run_child_program(request, layers, roots)
     try:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
         data = dumps(result).encode()
         while data:
             data = data[write(result_fd, data[:65536]) :]
+        os.close(result_fd)  # EOF now: the zygote answers before this large process is torn down
     except BaseException:  # noqa: BLE001 - the zygote classifies a child that reports nothing
         os._exit(3)
     os._exit(0)
@@ -153,12 +157,7 @@ def _collect(read_fd: int, pid: int, wall_seconds: float) -> tuple[bytes, bool]:
     return b"".join(chunks), timed_out
 
 
-def _classify(data: bytes, timed_out: bool, wait_status: int, cpu: float, request: dict) -> dict:
-    if data and not timed_out:
-        try:
-            return json.loads(data)
-        except ValueError:
-            pass
+def _classify(timed_out: bool, wait_status: int, cpu: float, request: dict) -> dict:
     if timed_out:
         status, message = "timeout", f"killed after {request['wall_seconds']:g} s of wall-clock time"
     elif os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) in (signal.SIGXCPU, signal.SIGKILL) and \
@@ -186,11 +185,34 @@ def serve_one(request: dict, roots: list[str], workdir: str) -> dict:
         data, timed_out = _collect(read_fd, pid, request["wall_seconds"])
     finally:
         os.close(read_fd)
-    _, wait_status, usage = os.wait4(pid, 0)
-    cpu = usage.ru_utime + usage.ru_stime
-    reply = _classify(data, timed_out, wait_status, cpu, request)
-    reply.update(id=request.get("id"), cpu_seconds=round(cpu, 4), child_seconds=round(time.monotonic() - started, 4))
+    reply = _reported(data) if not timed_out else None
+    if reply is None:  # killed, crashed or silent: its exit status says why
+        _, wait_status, usage = os.wait4(pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
+        reply = _classify(timed_out, wait_status, cpu, request) | {"cpu_seconds": cpu}
+    else:
+        _UNREAPED.append(pid)  # reaped after the reply: tearing down a forked numpy takes ~10-50 ms
+    reply.update(id=request.get("id"), cpu_seconds=round(float(reply.get("cpu_seconds", 0.0)), 4),
+                 child_seconds=round(time.monotonic() - started, 4))
     return reply
+
+
+_UNREAPED: list[int] = []
+
+
+def reap_finished() -> None:
+    """Wait for children that already reported (they exit right after)."""
+    while _UNREAPED:
+        os.waitpid(_UNREAPED.pop(), 0)
+
+
+def _reported(data: bytes) -> dict | None:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
 
 
 def main() -> None:
@@ -211,6 +233,7 @@ def main() -> None:
             reply = {"id": request.get("id"), "status": "sandbox_error", "stdout": "", "stderr": f"{type(e).__name__}: {e}",
                      "truncated": False, "layers": [], "cpu_seconds": 0.0, "child_seconds": 0.0}
         protocol.write(json.dumps(reply) + "\n")
+        reap_finished()
     os._exit(0)  # stdin closed: nothing to clean up, and tearing down numpy/sympy would take seconds
 
 
