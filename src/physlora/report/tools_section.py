@@ -3,7 +3,7 @@ with the paired tools - plain difference (base and tuned), how the tool was used
 two worked examples (question, program, its output, final answer).
 
 The content is built as plain data (`ToolSection`) and rendered to Markdown here; every text that comes from
-data, models or programs is escaped (a program is a fenced code block longer than any backtick run in it).
+data, models or programs is escaped (a program is an indented code block, shown literally).
 """
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def md_text(text) -> str:
     return s.replace("\n", "  \n")
 
 
-def md_code_block(text: str, language: str = "") -> list[str]:
-    """`text` verbatim in a fenced block whose fence is longer than any backtick run inside it."""
+def md_code_block(text: str) -> list[str]:
+    """`text` verbatim as an indented code block: Markdown shows its content literally (HTML escaped),
+    whatever backticks or markup it holds, and every Markdown renderer has indented blocks."""
     s = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "\ufffd", text or "")
-    fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", s)), default=0) + 1)
-    return [fence + language, *s.splitlines(), fence]
+    return ["    " + line.replace("\t", "    ") for line in (s.splitlines() or [""])]
 
 
 def _table(header: list[str], rows: list[list[str]], escape: bool = True) -> list[str]:
@@ -149,7 +149,7 @@ def tool_section_markdown(section: ToolSection) -> list[str]:
         lines += [f"### Worked example {k}: {md_text(ex.title)}", "", f"**Question:** {md_text(ex.question)}", ""]
         for j, call in enumerate(ex.calls, 1):
             lines += [f"Program {j} (sandbox: {md_text(call.get('status'))}, {float(call.get('seconds', 0)):.2f} s):", ""]
-            lines += md_code_block(call.get("program", ""), "python") + ["", "Output:", ""]
+            lines += md_code_block(call.get("program", "")) + ["", "Output:", ""]
             lines += md_code_block(call.get("shown", "")) + [""]
         lines += [f"**Final answer:** {md_text(ex.final)} (physics check: {_fmt(ex.physics, 0)})", "",
                   f"**Reference:** {md_text(ex.reference)}", ""]
