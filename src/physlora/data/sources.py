@@ -12,9 +12,16 @@ from physlora.data.records import LoadResult, Record
 from physlora.errors import PhysloraError
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
-BUNDLED = {"physlora-physics": "freeform", "physlora-physics-mc": "mc", "physlora-physics-numeric": "freeform"}
-# bundled views: a subset of another bundled set's rows (the free-form items that ask for a number: they
-# carry a `program` computing the answer)
+BUNDLED = {
+    "physlora-physics": "freeform",
+    "physlora-physics-mc": "mc",
+    # transfer sets (validation + test only, never trained on): another answer style, and general knowledge
+    "physlora-physics-short": "short",
+    "physlora-general": "general",
+    # the free-form items that ask for a number (they carry a `program` computing the answer)
+    "physlora-physics-numeric": "freeform",
+}
+# bundled views: a subset of another bundled set's rows
 BUNDLED_FILTERS = {"physlora-physics-numeric": lambda r: bool(r.program)}
 
 
