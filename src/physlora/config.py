@@ -51,6 +51,9 @@ class DataSection(_Section):
     max_train_examples: int | None = Field(None, gt=0)
     max_eval_examples: int | None = Field(None, gt=0)
     skip_invalid: bool = False
+    # what training sees: plain question -> answer, tools (the program exchange for rows with a `program`,
+    # the others answered under the tool instructions) or mixed (every row plain + the program rows as tools)
+    format: Literal["plain", "tools", "mixed"] = "plain"
 
 
 class LoraSection(_Section):
@@ -119,6 +122,10 @@ class EvalSection(_Section):
     backend: Literal["transformers", "vllm"] = "transformers"
     # extra arguments of vllm.LLM, e.g. {gpu_memory_utilization: 0.5, max_model_len: 4096}
     vllm_args: dict[str, Any] = Field(default_factory=dict)
+    # plain answers, answers with the program tool (sandboxed Python), or both (paired: tools vs plain)
+    mode: Literal["plain", "tools", "both"] = "plain"
+    max_tool_rounds: int = Field(2, ge=1, le=8)  # programs a model may run before its final answer
+    sandbox_workers: int = Field(1, ge=1)  # programs run at once
 
     @field_validator("mc_metrics", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 continues from the answers it had written.
 
 Under `accelerate launch` every rank evaluates (its shard); rank 0 alone decides whether a stored evaluation is
-reused, tells the others, and writes the files."""
+reused, tells the others, and writes the files. An evaluation that only rank 0 runs (tools mode: one sandbox)
+passes `sharded=False`: no rank waits for the others."""
 
 from __future__ import annotations
 
@@ -34,23 +35,25 @@ def evaluate_cached(
     *,
     resume: bool,
     say: Callable[[str], None] = print,
+    sharded: bool = True,
 ) -> EvalOutput:
     """The evaluation stored at `path` when resuming and it covers exactly `records` (same ids, same order);
     otherwise `evaluate(partial)`, where `partial` is the JSONL file its answers are appended to as they come,
     and the result is stored at `path`. A stale file (other examples: the config changed) is evaluated again."""
-    stored = _stored(path, records, resume, say) if is_main_process() else None
-    if world_size() > 1:
+    together = sharded and world_size() > 1  # every rank calls this, and `evaluate` gathers
+    stored = _stored(path, records, resume, say) if is_main_process() or not sharded else None
+    if together:
         stored = gather(stored)[0]  # rank 0's answer, on every rank
     if stored is not None:
         return stored
     partial = path.with_suffix(".partial.jsonl")
-    if not resume and is_main_process():
+    if not resume and (is_main_process() or not sharded):
         for f in answer_files(partial):
             f.unlink(missing_ok=True)
-    if world_size() > 1:
+    if together:
         gather(None)  # no rank writes answers before stale ones are gone
     out = evaluate(partial)
-    if is_main_process():
+    if is_main_process() or not sharded:
         write_json(path, result_json(out))
         for f in answer_files(partial):  # every rank is done with its file: `evaluate` gathered them all
             f.unlink(missing_ok=True)
