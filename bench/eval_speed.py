@@ -4,6 +4,7 @@ vs physlora's own scoring before batching across questions; `physlora eval` on 2
     python bench/eval_speed.py                      # every part, 128 MC items, 128 free-form items
     python bench/eval_speed.py --parts mc --n 32    # a quick look
     python bench/eval_speed.py --threads 1          # on a busy shared machine: compare CPU seconds
+    python bench/eval_speed.py --parts mc --threads 1 --lm-eval-batch 32 --skip before "acc alone" "acc_norm alone"
 
 Parts (each variant runs on the same model object, loaded once: model load excluded on every side):
 
@@ -106,7 +107,9 @@ def _picks(records, lls: list[list[float]]) -> list[tuple[int, int]]:
     return [(argmax(ll), argmax([x / max(len(c), 1) for x, c in zip(ll, r.choices)])) for r, ll in zip(records, lls)]
 
 
-def mc_variants(model, tokenizer, records, lm_eval_batches: list[int], budget: int) -> dict:
+def mc_variants(model, tokenizer, records, lm_eval_batches: list[int], budget: int, skip: list[str]) -> dict:
+    """Every variant, less those whose name contains a word of `skip` (acc alone and acc_norm alone score the
+    same requests as acc/acc_norm; `before` is the old code: both can go on a busy machine)."""
     from physlora.scoring.multiple_choice import MC_METRICS, score_multiple_choice
 
     old = _baseline()
@@ -122,7 +125,7 @@ def mc_variants(model, tokenizer, records, lm_eval_batches: list[int], budget: i
     variants["physlora all four"] = ours(list(MC_METRICS))
     for m in MC_METRICS:
         variants[f"physlora {m} alone"] = ours([m])
-    return variants
+    return {k: v for k, v in variants.items() if not any(word in k for word in skip)}
 
 
 def nll_variants(model, tokenizer, records, budget: int) -> dict:
@@ -151,7 +154,7 @@ def run_rounds(variants: dict, repeats: int) -> tuple[dict, dict]:
 def mc_part(model, tokenizer, args) -> dict:
     records = [r for r in items("physlora-physics-mc", args.n) if r.is_mc]
     print(f"mc: {len(records)} items, {sum(len(r.choices) for r in records)} options", flush=True)
-    variants = mc_variants(model, tokenizer, records, args.lm_eval_batch, args.tokens_per_batch)
+    variants = mc_variants(model, tokenizer, records, args.lm_eval_batch, args.tokens_per_batch, args.skip)
     med, outputs = run_rounds(variants, args.repeats)
     lm_names = [k for k in med if k.startswith("lm-eval")]
     best_lm = min(lm_names, key=lambda k: med[k][1])
@@ -257,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens-per-batch", type=int, default=4096, help="physlora's eval.score_tokens_per_batch")
     ap.add_argument("--procs-freeform", type=int, default=32, help="free-form items (with generation) in the procs part")
     ap.add_argument("--procs-max-new-tokens", type=int, default=32)
+    ap.add_argument("--skip", nargs="*", default=[], help="leave out MC variants whose name contains one of these words "
+                    "(e.g. --skip before 'acc alone' 'acc_norm alone')")
     ap.add_argument("--out", default=str(RESULTS / "eval_speed.json"))
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
