@@ -1,0 +1,338 @@
+"""Symbolic answers: formulas (``v = sqrt(2 g h)``) and equations (``x^2 + y^2 = R^2``) compared with sympy.
+
+Parsing is defensive: only arithmetic on names and numbers reaches `parse_expr` (no quotes, brackets,
+attribute access, dunder names or huge literals; builtins emptied), and the unevaluated tree is checked
+for size and for numeric powers that would make sympy build gigantic integers before it is evaluated.
+
+Equality is decided in two steps. (1) Both sides are evaluated at random positive rational points with
+30 significant digits: a difference at any point means "different", agreement at every point means
+"equal" (a relative error below 1e-20 at four random points does not happen by accident, and unlike a
+float tolerance it still sees 2^32 x vs 2^32 x + 1). (2) Only when a side will not evaluate to a
+finite number there does sympy.simplify decide, under the comparison's time budget (`budget`); where
+the budget cannot preempt (a worker thread), an undecided pair is "not equal".
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import warnings
+from functools import lru_cache
+from typing import Any
+
+from physlora.grading.budget import BudgetExceeded, allows_preemption, remaining
+from physlora.grading.normalize import greek_names, normalize
+from physlora.grading.quantities import as_unit, parse_value
+
+__all__ = ["equations_equivalent", "extract_formula", "find_formula", "formulas_equivalent", "parse_formula"]
+
+_MAX_FORMULA_CHARS = 200
+_MAX_EXPONENT = 32  # numeric exponents beyond this (9^9^9) would make sympy compute huge integers
+_MAX_OPS = 120
+_POINTS = 4
+_DIGITS = 30
+_FUNCTION_NAMES = {
+    "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "sec": "sec", "csc": "csc", "cot": "cot",
+    "asin": "asin", "acos": "acos", "atan": "atan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "abs": "Abs",
+}  # fmt: skip
+_GREEK = (
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lamda mu nu xi omicron "
+    "rho sigma tau upsilon phi varphi chi psi omega"
+).split()
+_KNOWN_NAMES = frozenset(_FUNCTION_NAMES) | {"pi", "hbar", "lambda"} | set(_GREEK) | {g.capitalize() for g in _GREEK}
+_NAME_ALIASES = {"lambda": "lamda", "kB": "k_B", "k_b": "k_B", "Lambda": "Lamda"}
+# Words that end a formula's right-hand side ('E = mc^2 for a body at rest').
+_PROSE = frozenset(
+    "is in of at as so if or to by on an be it we no do the and for are was its but not can has all any one "
+    "two per via use see how why you may this that with where when which then thus from into since here "
+    "there".split()
+)
+_CHAIN_SEP = re.compile(r"(?<![<>=!])(?:=|≈)(?!=)")
+_STATEMENT_END = re.compile(r"\n|;|,\s|:\s|[.!?](?=\s|$)")
+_LHS_RE = re.compile(r"[^\W\d]\w*(?:\([^()]*\))?\s*$")
+_NAME_RE = re.compile(r"[^\W\d]\w*")
+# sympy builds exact big integers for literals like 1e999999 (minutes of CPU); formulas never need them.
+_HUGE_LITERAL = re.compile(r"\d[eE][-+]?\d{3}|\d{41}")
+_NUMERIC_LITERAL = re.compile(r"\d\.\d|\d[eE][-+]?\d|(?:x|×|\*)\s*10\s*\^")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _sympy_text(expr: str) -> str | None:
+    """Plain text safe to hand to parse_expr, or None. Only arithmetic on names and numbers survives:
+    no quotes, brackets, attribute access ('.' only inside numbers), dunder names or huge literals."""
+    s = greek_names(normalize(expr)).replace("×", "*").strip().rstrip(".").strip()
+    if not s or not re.fullmatch(r"[A-Za-z0-9_\s+\-*/^().]+", s) or re.search(r"\.(?!\d)|__|\(\s*\)", s):
+        return None
+    if _HUGE_LITERAL.search(s):
+        return None
+
+    def name(m: re.Match[str]) -> str:
+        n = _NAME_ALIASES.get(m.group(), m.group())
+        if n in _KNOWN_NAMES or len(n) == 1 or re.search(r"[\d_]", n) or n.startswith("lamda"):
+            return n
+        # run-together symbols: 'mc^2' -> 'm c^2', 'mgh' -> 'm g h', 'pisqrt' -> 'pi sqrt'
+        for known in sorted(_KNOWN_NAMES, key=len, reverse=True):
+            if len(known) > 1 and known in n:
+                head, _, tail = n.partition(known)
+                return " ".join(filter(None, (name_of(head), known, name_of(tail))))
+        return " ".join(n)
+
+    def name_of(part: str) -> str:
+        return _NAME_RE.sub(name, part) if part else ""
+
+    return _NAME_RE.sub(name, s)
+
+
+@lru_cache(maxsize=4096)
+def parse_formula(expr: str) -> Any | None:
+    """A sympy expression for `expr`, or None for anything unparsable, too big or pathological.
+    Cached: a reference formula is parsed once, however many predictions are graded against it."""
+    if len(expr) > _MAX_FORMULA_CHARS:
+        return None
+    text = _sympy_text(expr)
+    if text is None:
+        return None
+    import sympy
+
+    try:
+        with warnings.catch_warnings():  # odd input makes sympy warn (deprecations), not fail
+            warnings.simplefilter("ignore")
+            unevaluated = _parse(text, evaluate=False)
+            if not isinstance(unevaluated, sympy.Expr) or not _is_tame(unevaluated):
+                return None
+            parsed = _parse(text, evaluate=True)
+    except Exception:  # SyntaxError, TokenError, TypeError, RecursionError...
+        return None
+    return parsed if isinstance(parsed, sympy.Expr) else None
+
+
+def _parse(text: str, evaluate: bool) -> Any:
+    import sympy
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    # Every name is bound in local_dict (symbols by name, positive like most physical magnitudes,
+    # so sqrt(k/m) == sqrt(k)/sqrt(m)), and builtins are emptied: parse_expr evaluates code.
+    local: dict[str, Any] = {"pi": sympy.pi}
+    for n in set(re.findall(r"[A-Za-z_]\w*", text)) - {"pi"}:
+        local[n] = getattr(sympy, _FUNCTION_NAMES[n]) if n in _FUNCTION_NAMES else sympy.Symbol(n, positive=True)
+    allowed = ("Integer", "Float", "Rational", "Symbol", "Mul", "Add", "Pow")
+    global_dict: dict[str, Any] = {k: getattr(sympy, k) for k in allowed} | {"__builtins__": {}}
+    transformations = standard_transformations + (implicit_multiplication_application, convert_xor)
+    return parse_expr(text, local_dict=local, global_dict=global_dict, transformations=transformations,
+                      evaluate=evaluate)  # fmt: skip
+
+
+def _is_tame(expr: Any) -> bool:
+    """Bounded size, no numeric exponent above _MAX_EXPONENT and no numeric power above 10^1000:
+    evaluating 9^9^9 or ((2^32)^32)^32... would make sympy build gigantic integers. Checked on the
+    unevaluated tree, innermost first, with floating-point evalf (cheap at any magnitude)."""
+    import sympy
+
+    if sympy.count_ops(expr) > _MAX_OPS:
+        return False
+    for node in sympy.postorder_traversal(expr):
+        if isinstance(node, sympy.Pow) and not node.exp.free_symbols:
+            exponent = abs(complex(node.exp.evalf()))
+            if exponent > _MAX_EXPONENT:
+                return False
+            if not node.base.free_symbols and exponent * math.log10(abs(complex(node.base.evalf())) + 1) > 1000:
+                return False
+    return True
+
+
+# ---------------------------------------------------------------- finding formulas in text
+
+
+def _formula_rhs(segment: str) -> tuple[str, int] | None:
+    """The formula at the start of a chain segment and its length; None for numbers and prose."""
+    cut = len(segment)
+    for w in _NAME_RE.finditer(segment):
+        n = w.group()
+        # ASCII-only: names with Greek letters ('πsqrt' from '2π√') are maths, not English.
+        plain_word = len(n) >= 4 and n.isascii() and n.isalpha() and n.lower() not in _KNOWN_NAMES and not _is_math_run(n)
+        if n.lower() in _PROSE or plain_word:
+            cut = w.start()
+            break
+    rhs = segment[:cut].rstrip(" \t\n,;:.!?(+-*/^×").strip()  # statement punctuation, dangling operators
+    if not rhs or len(rhs) > _MAX_FORMULA_CHARS or _NUMERIC_LITERAL.search(rhs) or is_plain_quantity(rhs):
+        return None  # 'g = 9.8 m/s^2', '(2 kg)(3 m/s^2)' are values, not formulas
+    parsed = parse_formula(rhs)
+    if parsed is None or not getattr(parsed, "free_symbols", None):
+        return None
+    return rhs, segment.index(rhs) + len(rhs)
+
+
+def _is_math_run(word: str) -> bool:
+    """'pisqrt', 'hbaromega': names run together by LaTeX rewriting, not English words."""
+    rest = word
+    for known in sorted(_KNOWN_NAMES, key=len, reverse=True):
+        if len(known) > 2:
+            rest = rest.replace(known, "")
+    return len(rest) <= 2 and rest != word
+
+
+def is_plain_quantity(text: str) -> bool:
+    """A number followed by nothing or by a unit only: '12 Ω', '20 m/s', '5', '((1)/(2))'."""
+    parsed = parse_value(text.strip())
+    if parsed is None:
+        return False
+    rest = text.strip()[parsed[1] :].strip()
+    return not rest or (len(rest) <= 60 and bool(as_unit(rest)))
+
+
+def find_formula(t: str) -> tuple[str, int] | None:
+    """In normalised text: the last statement of the form 'Name = e1 = e2 ...' holding a formula,
+    that formula (the first formula of the chain: 'F = ma = (2 kg)(3 m/s^2) = 6 N' gives 'ma'), and
+    where it ends."""
+    bounds = [0, *(m.end() for m in _STATEMENT_END.finditer(t)), len(t)]
+    for start, end in reversed(list(zip(bounds, bounds[1:]))):
+        statement = t[start:end]
+        seps = list(_CHAIN_SEP.finditer(statement))
+        if not seps or not _LHS_RE.search(statement[: seps[0].start()][-80:]):
+            continue
+        edges = [s.end() for s in seps]
+        for seg_start, seg_end in zip(edges, [s.start() for s in seps[1:]] + [len(statement)]):
+            found = _formula_rhs(statement[seg_start:seg_end])
+            if found:
+                return found[0], start + seg_start + found[1]
+    return None
+
+
+def extract_formula(text: str) -> str | None:
+    """The right-hand side of the last `X = expr` in `text` whose expr is a symbolic formula.
+
+    Pure numbers and numbers with units are quantities, not formulas; the expression ends at the
+    first prose word ('where', 'for', 'Einstein'), comma or sentence end. Handles k_B, hbar, pi,
+    sqrt, m1, m2, Greek letters and LaTeX (\\frac, \\sqrt, \\hbar); returns the text in plain form.
+    """
+    found = find_formula(normalize(text))
+    return found[0] if found else None
+
+
+def bare_formula(span: str) -> str | None:
+    """`span` itself as a formula when it is one (a boxed '\\sqrt{2gh}', the answer after a marker):
+    the right-hand side of its last '=', cut at the first prose word; None for values and prose."""
+    t = normalize(span)
+    rhs = _CHAIN_SEP.split(t)[-1] if _CHAIN_SEP.search(t) else t
+    found = _formula_rhs(rhs.strip())
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- equivalence
+
+
+def _points(symbols: list[Any], n: int, seed: int = 0) -> list[dict[Any, Any]]:
+    import sympy
+
+    rng = random.Random(seed)
+    return [{s: sympy.Rational(rng.randint(50, 250), 100) + sympy.Rational(1, rng.randint(97, 997)) for s in symbols}
+            for _ in range(n)]  # fmt: skip
+
+
+def _value_at(expr: Any, point: dict[Any, Any]) -> complex | None:
+    try:
+        v = complex(expr.evalf(_DIGITS, subs=point))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
+        return None  # undefined functions, zoo...
+    return v if math.isfinite(abs(v)) else None
+
+
+def _numeric_verdict(a: Any, b: Any, ratio: bool = False) -> bool | None:
+    """Equal (or, with `ratio`, proportional by one non-zero constant) at every random point: True;
+    different at one: False; None when a side does not evaluate to a finite number somewhere."""
+    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    factor: complex | None = None
+    for point in _points(symbols, _POINTS):
+        va, vb = _value_at(a, point), _value_at(b, point)
+        if va is None or vb is None:
+            return None
+        scale = max(1e-300, abs(va), abs(vb))
+        if ratio:
+            if abs(vb) <= 1e-25 * scale or abs(va) <= 1e-25 * scale:
+                if abs(va) <= 1e-25 * scale and abs(vb) <= 1e-25 * scale:
+                    continue  # both sides vanish here: no information
+                return False
+            r = va / vb
+            if factor is None:
+                factor = r
+            elif abs(r - factor) > 1e-20 * max(1.0, abs(factor)):
+                return False
+        elif abs(va - vb) > 1e-20 * max(1.0, scale):
+            return False
+    return True if (not ratio or factor is not None) else None
+
+
+def _symbolic_verdict(a: Any, b: Any, ratio: bool) -> bool:
+    """sympy.simplify decides, if the budget can interrupt it (see module docstring)."""
+    if not allows_preemption() or remaining() <= 0:
+        return False
+    import sympy
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if ratio:
+                q = sympy.simplify(a / b)
+                return bool(q != 0 and not q.free_symbols and q.is_finite)
+            return bool(sympy.simplify(a - b) == 0 or (b != 0 and sympy.simplify(a / b) == 1))
+    except BudgetExceeded:
+        raise
+    except Exception:
+        return False
+
+
+def expressions_equivalent(a: Any, b: Any, ratio: bool = False) -> bool:
+    if a is None or b is None:
+        return False
+    if not ratio and a == b:
+        return True
+    verdict = _numeric_verdict(a, b, ratio)
+    if verdict is not None:
+        return verdict
+    return _symbolic_verdict(a, b, ratio)
+
+
+def formulas_equivalent(a: str, b: str) -> bool:
+    """True when `a` and `b` are the same expression: equal at random positive points to 30 digits, or
+    (where they do not evaluate) shown equal by sympy.simplify within the time budget.
+
+    Symbols match by name (positive, like physical magnitudes). Never raises: garbage, oversized or
+    pathological input is simply not equivalent.
+    """
+    try:
+        return expressions_equivalent(parse_formula(a), parse_formula(b))
+    except Exception:
+        return False
+
+
+def _equation_sides(text: str) -> Any | None:
+    """lhs - rhs of an equation 'lhs = rhs' (the last '=' splits), as a sympy expression."""
+    t = normalize(text)
+    parts = [p for p in re.split(r"(?<![<>=!])=(?!=)", t)]
+    if len(parts) < 2:
+        return None
+    lhs, rhs = parse_formula(parts[-2].strip()), parse_formula(parts[-1].strip())
+    if lhs is None or rhs is None:
+        return None
+    return lhs - rhs
+
+
+def equations_equivalent(a: str, b: str) -> bool:
+    """Two equations are the same when lhs - rhs of one is a non-zero constant times that of the
+    other: 'y = 2x + 1' == '2y - 4x = 2'. Never raises."""
+    try:
+        ea, eb = _equation_sides(a), _equation_sides(b)
+        if ea is None or eb is None or ea == 0 or eb == 0:
+            return False
+        return expressions_equivalent(ea, eb, ratio=True)
+    except Exception:
+        return False
