@@ -124,9 +124,26 @@ def _compatible(q: Quantity, ref: Quantity | None) -> bool:
     return ref is None or not q.unit or not ref.unit or same_dimension(q.unit, ref.unit)
 
 
+# After a marker the answer is the first clause: 'Thus T ≈ 2.0 s for a 1 m pendulum' answers 2.0 s;
+# the '=' chain inside it stays whole ('ma = (2 kg)(3 m/s^2) = 6 N' answers 6 N).
+_CLAUSE_END = re.compile(
+    r",\s|;|\s\(|\bi\.e\.|\b(?:for|when|after|before|at|with|if|which|because|since|where|while|given|using|as|"
+    r"so|but|and|compared|than|from|during|over|per|on)\b", re.IGNORECASE)
+
+
+def answer_clause(text: str) -> str:
+    """The first clause of a marker or answer-first span (see _CLAUSE_END), when it holds a value."""
+    for m in _CLAUSE_END.finditer(text):
+        head = text[: m.start()]
+        if find_values(head):
+            return head
+    return text
+
+
 def _span_value(span: Span) -> tuple[Value | None, list[Value]]:
-    values = find_values(span.text)
-    return _pick(span.text, values), values
+    text = answer_clause(span.text) if span.how in ("marker", "first") else span.text
+    values = find_values(text)
+    return _pick(text, values), values
 
 
 def pick_quantity(raw: str, ref: Quantity | None = None) -> tuple[Value | None, Span | None]:
@@ -140,22 +157,25 @@ def pick_quantity(raw: str, ref: Quantity | None = None) -> tuple[Value | None, 
         if chosen is None:
             continue
         first = first or (chosen, span)
+        if span.how == "whole" and ref is not None and ref.unit:
+            # working ends with other numbers ('v = 15 cm. Magnification m = -0.5'): the last value of
+            # the asked dimension is the answer, if the text states one
+            fitting = [v for v in values if v.quantity.unit and same_dimension(v.quantity.unit, ref.unit)]
+            if fitting:
+                return (fitting[-1] if not _compatible(chosen.quantity, ref) or not chosen.quantity.unit
+                        or chosen.start < fitting[-1].start else chosen), span
         if _compatible(chosen.quantity, ref):
             return chosen, span
-        if span.how == "whole" and ref is not None and ref.unit:
-            fitting = [v for v in values if _compatible(v.quantity, ref) and v.quantity.unit]
-            if fitting:
-                return fitting[-1], span
     return first if first else (None, None)
 
 
 def reference_quantity(ref: str) -> Quantity | None:
-    """The quantity a reference states: its box or marker, else its first sentence that states a value
-    after '=', '≈', 'is' or 'about' (explanations state the answer first: 'The level rises by about
-    3.0 dB. A tenfold increase adds 10 dB ...'), else its last value."""
+    """The quantity a reference states: its box or explicit answer marker, else its first sentence that
+    states a value after '=', '≈', 'is' or 'about' (explanations state the answer first: 'The level rises
+    by about 3.0 dB. A tenfold increase adds 10 dB ...'), else its last value."""
     spans = answer_spans(ref)
     for span in spans:
-        if span.how in ("boxed", "marker", "first"):
+        if span.explicit:
             chosen, _ = _span_value(span)
             if chosen is not None:
                 return chosen.quantity

@@ -25,6 +25,8 @@ _COMMITTED = [
     re.compile(r"\b(?:answer|option|choice)\s*(?:is|:|=|would\s+be|should\s+be)?\s*(?:option\s+|choice\s+)?"
                r"(?:\(\s*([A-Ja-j])\s*\)|([A-J])(?![A-Za-z]))", re.IGNORECASE),
     re.compile(r"^\W*(?:\(\s*([A-Ja-j])\s*\)|([A-J])\s*(?:[).:,]|$|\s+-\s))"),
+    re.compile(r"\b(?:so|thus|therefore|hence|i\s+choose|i\s+pick|pick|choose)\s*,?\s*(?:\(\s*([A-Ja-j])\s*\)|([A-J]))\W*$",
+               re.IGNORECASE),
 ]  # fmt: skip
 _PAREN_LETTER = re.compile(r"\(\s*([A-J])\s*\)")
 _TWO_LETTERS = re.compile(r"\(?\b([A-J])\b\)?\s*(?:or|and|/)\s*\(?\b([A-J])\b\)?")

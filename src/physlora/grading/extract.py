@@ -73,11 +73,19 @@ def sentences(t: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if t[a:b].strip()]
 
 
+_WEAK_MARKER = re.compile(r"\W*(?:therefore|thus|hence|consequently|finally|in\s+conclusion|in\s+summary|so)\b", re.I)
+
+
 def _marker_span(t: str) -> tuple[str, str] | None:
     """The text after the last answer marker, to the end of its sentence (or of the next line when
-    the marker ends its line: 'Final answer:\\n12 m/s')."""
+    the marker ends its line: 'Final answer:\\n12 m/s'). A 'so'/'thus' marker counts only in the last
+    two sentences: 'Okay, so the lens has f = 10 cm ...' opens the working, it does not conclude it."""
+    bounds = sentences(t)
+    late = bounds[-2][0] if len(bounds) >= 2 else 0
     last = None
     for m in _MARKERS.finditer(t):
+        if _WEAK_MARKER.match(m.group()) and m.start() < late:
+            continue
         last = m
     if last is None:
         return None

@@ -42,7 +42,9 @@ _GREEK = (
     "rho sigma tau upsilon phi varphi chi psi omega"
 ).split()
 _KNOWN_NAMES = frozenset(_FUNCTION_NAMES) | {"pi", "hbar", "lambda"} | set(_GREEK) | {g.capitalize() for g in _GREEK}
-_NAME_ALIASES = {"lambda": "lamda", "kB": "k_B", "k_b": "k_B", "Lambda": "Lamda"}
+_NAME_ALIASES = {"lambda": "lamda", "kB": "k_B", "k_b": "k_B", "Lambda": "Lamda", "eps0": "epsilon_0",
+                 "epsilon0": "epsilon_0", "mu0": "mu_0", "varepsilon_0": "epsilon_0"}  # fmt: skip
+_VARIANT_GREEK = re.compile(r"\bvar(epsilon|phi|theta|rho|sigma|pi|kappa)")
 # Words that end a formula's right-hand side ('E = mc^2 for a body at rest').
 _PROSE = frozenset(
     "is in of at as so if or to by on an be it we no do the and for are was its but not can has all any one "
@@ -65,6 +67,10 @@ def _sympy_text(expr: str) -> str | None:
     """Plain text safe to hand to parse_expr, or None. Only arithmetic on names and numbers survives:
     no quotes, brackets, attribute access ('.' only inside numbers), dunder names or huge literals."""
     s = greek_names(normalize(expr)).replace("×", "*").strip().rstrip(".").strip()
+    s = _VARIANT_GREEK.sub(r"\1", s)
+    s = re.sub(r"(?<![\w.])e\s*\^", "Euler_e^", s)  # e^(-t/tau): Euler's number, not a charge e
+    # sin^2(x) / sin^2 x -> sin(x)^2 (sympy reads sin**2(x) as a syntax error)
+    s = re.sub(r"\b(a?(?:sin|cos|tan|sec|csc|cot)h?)\s*\^\s*\(?(\d)\)?\s*(\([^()]*\)|[A-Za-z_]\w*)", r"\1(\3)^\2", s)
     if not s or not re.fullmatch(r"[A-Za-z0-9_\s+\-*/^().]+", s) or re.search(r"\.(?!\d)|__|\(\s*\)", s):
         return None
     if _HUGE_LITERAL.search(s):
@@ -72,7 +78,7 @@ def _sympy_text(expr: str) -> str | None:
 
     def name(m: re.Match[str]) -> str:
         n = _NAME_ALIASES.get(m.group(), m.group())
-        if n in _KNOWN_NAMES or len(n) == 1 or re.search(r"[\d_]", n) or n.startswith("lamda"):
+        if n in _KNOWN_NAMES or len(n) == 1 or re.search(r"[\d_]", n) or n.startswith("lamda") or n == "Euler_e":
             return n
         # run-together symbols: 'mc^2' -> 'm c^2', 'mgh' -> 'm g h', 'pisqrt' -> 'pi sqrt'
         for known in sorted(_KNOWN_NAMES, key=len, reverse=True):
@@ -121,8 +127,8 @@ def _parse(text: str, evaluate: bool) -> Any:
 
     # Every name is bound in local_dict (symbols by name, positive like most physical magnitudes,
     # so sqrt(k/m) == sqrt(k)/sqrt(m)), and builtins are emptied: parse_expr evaluates code.
-    local: dict[str, Any] = {"pi": sympy.pi}
-    for n in set(re.findall(r"[A-Za-z_]\w*", text)) - {"pi"}:
+    local: dict[str, Any] = {"pi": sympy.pi, "Euler_e": sympy.E}
+    for n in set(re.findall(r"[A-Za-z_]\w*", text)) - {"pi", "Euler_e"}:
         local[n] = getattr(sympy, _FUNCTION_NAMES[n]) if n in _FUNCTION_NAMES else sympy.Symbol(n, positive=True)
     allowed = ("Integer", "Float", "Rational", "Symbol", "Mul", "Add", "Pow")
     global_dict: dict[str, Any] = {k: getattr(sympy, k) for k in allowed} | {"__builtins__": {}}
@@ -186,6 +192,8 @@ def is_plain_quantity(text: str) -> bool:
     if parsed is None:
         return False
     rest = text.strip()[parsed[1] :].strip()
+    if rest and (parsed[2] or parsed[3]):
+        return False  # '(2/5) M R^2', '1/2 m v^2': a coefficient in front of symbols
     return not rest or (len(rest) <= 60 and bool(as_unit(rest)))
 
 
@@ -238,35 +246,44 @@ def _points(symbols: list[Any], n: int, seed: int = 0) -> list[dict[Any, Any]]:
             for _ in range(n)]  # fmt: skip
 
 
-def _value_at(expr: Any, point: dict[Any, Any]) -> complex | None:
+def _value_at(expr: Any, point: dict[Any, Any]) -> Any | None:
+    """`expr` at `point` to _DIGITS significant digits (a sympy number), None where it is not finite."""
     try:
-        v = complex(expr.evalf(_DIGITS, subs=point))
+        v = expr.evalf(_DIGITS, subs=point)
+        if not math.isfinite(abs(complex(v))):
+            return None
     except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
         return None  # undefined functions, zoo...
-    return v if math.isfinite(abs(v)) else None
+    return v
+
+
+def _tiny(x: Any, scale: float) -> bool:
+    """|x| below 1e-20 of `scale`, computed on the 30-digit numbers (a float would stop at 1e-16)."""
+    return abs(complex(x)) <= 1e-20 * max(1.0, scale)
 
 
 def _numeric_verdict(a: Any, b: Any, ratio: bool = False) -> bool | None:
     """Equal (or, with `ratio`, proportional by one non-zero constant) at every random point: True;
     different at one: False; None when a side does not evaluate to a finite number somewhere."""
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
-    factor: complex | None = None
+    factor = None
     for point in _points(symbols, _POINTS):
         va, vb = _value_at(a, point), _value_at(b, point)
         if va is None or vb is None:
             return None
-        scale = max(1e-300, abs(va), abs(vb))
-        if ratio:
-            if abs(vb) <= 1e-25 * scale or abs(va) <= 1e-25 * scale:
-                if abs(va) <= 1e-25 * scale and abs(vb) <= 1e-25 * scale:
-                    continue  # both sides vanish here: no information
+        scale = max(abs(complex(va)), abs(complex(vb)))
+        if not ratio:
+            if not _tiny(va - vb, scale):
                 return False
-            r = va / vb
-            if factor is None:
-                factor = r
-            elif abs(r - factor) > 1e-20 * max(1.0, abs(factor)):
-                return False
-        elif abs(va - vb) > 1e-20 * max(1.0, scale):
+            continue
+        if _tiny(va, 1e-5) or _tiny(vb, 1e-5):
+            if _tiny(va, 1e-5) and _tiny(vb, 1e-5):
+                continue  # both sides vanish here: no information
+            return False
+        r = va / vb
+        if factor is None:
+            factor = r
+        elif not _tiny(r - factor, abs(complex(factor))):
             return False
     return True if (not ratio or factor is not None) else None
 

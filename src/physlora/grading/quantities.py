@@ -185,6 +185,8 @@ class _ValueParser:
             if name == "pi":
                 return math.pi
             if name == "e":
+                if self._lone_euler(i):
+                    return math.e
                 if not self._peek("^"):
                     raise _NotAValue  # a lone 'e' is the elementary charge or a symbol, not Euler's number
                 self.i += 1
@@ -199,6 +201,13 @@ class _ValueParser:
             self.closed_form = True
             return self._parenthesised()
         raise _NotAValue
+
+    def _lone_euler(self, i: int) -> bool:
+        """'1/e' and '\\frac{1}{e}' (-> '((1)/(e))'): a lone e right after '/' or '(' and before ')' or
+        the end is Euler's number; elsewhere ('2e', 'e = 1.6e-19 C') it is a charge or a symbol."""
+        before = self.t[:i].rstrip()[-1:]
+        after = self.t[self.i :].lstrip()[:1]
+        return before in ("/", "(") and (after in (")", "", ".", ",") or after.isspace() or self.t[self.i : self.i + 1].isspace())
 
     def _parenthesised(self) -> float:
         if not self._peek("("):
@@ -301,7 +310,7 @@ def same_dimension(a: str, b: str) -> bool:
 # ---------------------------------------------------------------- finding values in text
 
 # Where a value may start: a sign or digit, pi, sqrt(, or a parenthesis (LaTeX fractions become '((1)/(2))').
-_START_RE = re.compile(r"[-+]?(?:\d|\.\d|π|pi(?![A-Za-z])|sqrt\(|e\^|\()")
+_START_RE = re.compile(r"[-+]?(?:\d|\.\d|π|pi(?![A-Za-z])|sqrt\(|exp\(|ln\(|e\^|\()")
 _UNITLESS_NEXT = re.compile(r"[ \t]*[A-Za-z]")
 
 
@@ -345,6 +354,9 @@ def find_values(t: str) -> list[Value]:
             pos = end  # '1/2 m v^2': a coefficient of a formula
             continue
         unit, covered = read_unit(t[end:])
+        if not unit and (per := re.match(r"[ \t]*/[ \t]*(?=[A-Za-zµμ])", t[end:])):  # '6.02e23 /mol'
+            inverse, covered = read_unit(t[end + per.end() :])
+            unit, covered = (f"1/{inverse}", per.end() + covered) if inverse else ("", 0)
         out.append(Value(Quantity(value, unit), i, end, end + covered))
         pos = max(end, m.end())
     return out
@@ -370,8 +382,9 @@ def quantities_match(pred: Quantity, ref: Quantity, rel_tol: float = 0.05) -> bo
       purpose, since small models often drop a unit the question already fixed (SciBench states the unit
       in the question and grades the number); against a dimensionless unit ('25 percent') it also compares
       with the converted value (0.25);
-    * a prediction with a unit against a unitless reference matches only when that unit is
-      dimensionless (percent, rad), by raw or converted value ('5 percent' vs 0.05 or 5).
+    * a prediction with a unit against a unitless reference (benchmarks such as TheoremQA store the bare
+      number of the unit the question asks for) compares the raw number or the SI-base value ('2.0 s'
+      and '2000 ms' match 2.0, '5 m' does not match 0.05); a dimensionless unit converts ('5 percent' vs 0.05).
     """
     try:
         if not pred.unit:
@@ -383,9 +396,10 @@ def quantities_match(pred: Quantity, ref: Quantity, rel_tol: float = 0.05) -> bo
         reg = ureg()
         if not ref.unit:
             q = reg.Quantity(pred.value, pred.unit)
-            return bool(q.dimensionless) and (
-                close(pred.value, ref.value, rel_tol) or close(float(q.to("").magnitude), ref.value, rel_tol)
-            )
+            if q.dimensionless:
+                return close(pred.value, ref.value, rel_tol) or close(float(q.to("").magnitude), ref.value, rel_tol)
+            # a bare reference number is in the unit the question asked for: raw or SI-base value
+            return close(pred.value, ref.value, rel_tol) or close(float(q.to_base_units().magnitude), ref.value, rel_tol)
         converted = reg.Quantity(pred.value, pred.unit).to(ref.unit).magnitude
         return close(float(converted), ref.value, rel_tol)
     except Exception:  # DimensionalityError, parse errors, overflow

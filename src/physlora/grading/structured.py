@@ -50,10 +50,8 @@ def split_parts(t: str) -> list[str]:
             parts.append(t[start:i])
             start = i + 1
     parts.append(t[start:])
-    parts = [p.strip() for p in parts if p.strip()]
-    if len(parts) == 1:
-        parts = [p.strip() for p in re.split(r"\s+and\s+", parts[0]) if p.strip()]
-    return parts[:_MAX_PARTS] if len(parts) <= _MAX_PARTS else []
+    parts = [q.strip() for p in parts for q in re.split(r"\s+and\s+|^and\s+", p) if q.strip()]
+    return parts if len(parts) <= _MAX_PARTS else []
 
 
 _LABEL = re.compile(r"(?:^|\s|\n)\(?(?:[a-h]|i{1,3}|iv|v)\)\s+|(?:^|\n)\s*(?:\d\.|\*|-)\s+", re.IGNORECASE)
@@ -144,7 +142,7 @@ def _plus_minus_values(t: str) -> list[Quantity]:
     if right is None:
         return []
     delta, end = right[0], right[1]
-    unit, _ = read_unit(t[end:])
+    unit, _ = read_unit(t[end:].lstrip(" )"))  # '(2 ± 1) s': the unit follows the parenthesis
     left = [v for v in find_values(t[:i]) if t[v.end : i].strip() in ("", ")")]
     centre = left[-1].quantity.value if left else 0.0
     unit = unit or (left[-1].quantity.unit if left else "")
@@ -168,7 +166,9 @@ def grade_plus_minus(pred: str, ref: str, tol: float) -> float | None:
         return None
     for span in answer_spans(pred):
         values = _plus_minus_values(span.text)
-        if not values and span.how != "whole":
+        if not values and span.how == "boxed":
+            values = [q for part in span.parts for q in _listed_values(part)]
+        elif not values and span.how != "whole":
             values = _listed_values(span.text)
         if not values and span.how == "whole":
             bounds = sentences(span.text)
@@ -194,22 +194,30 @@ _INF = r"[-+]?\s*(?:∞|infinity|inf|oo)"
 _END = rf"(?:{_INF}|[^,\[\]()]+?|[^,\[\]]*?\([^,\[\]()]*\)[^,\[\]]*?)"
 _BRACKETED = re.compile(rf"([\[(])\s*({_END})\s*,\s*({_END})\s*([\])])")
 _CMP = r"(<=|>=|≤|≥|<|>)"
-_CHAIN = re.compile(rf"([^<>≤≥=]+?)\s*{_CMP}\s*([A-Za-z]\w*)\s*{_CMP}\s*([^<>≤≥=,;]+)")
-_ONE_SIDED = re.compile(rf"\b([A-Za-z]\w*)\s*{_CMP}\s*([^<>≤≥=,;]+)")
+_VAR = r"[^\W\d]\w*"
+_BOUND = r"[-+]?\s*[^\s<>≤≥=,;]+"  # one token: '-1', '2pi', '∞', '3.5' (a following 'or x > 1' is not eaten)
+_CHAIN = re.compile(rf"([^<>≤≥=]+?)\s*{_CMP}\s*({_VAR})\s*{_CMP}\s*({_BOUND})")
+_ONE_SIDED = re.compile(rf"(?<![\w|])({_VAR})\s*{_CMP}\s*({_BOUND})")
 
 
-def _end_value(text: str) -> float | None:
+def _end_value(text: str, *, leading: bool = False) -> float | None:
+    """An interval end: a value (with an optional unit) or ±∞. With `leading`, the value may be followed
+    by more text ('-1 or x > 1'); without, it must be all of `text` ('[2, 5)')."""
     s = text.strip()
-    if re.fullmatch(_INF, s):
+    inf = re.match(_INF + r"(?!\w)", s)
+    if inf and (leading or inf.end() == len(s)):
         return -math.inf if s.startswith("-") else math.inf
     parsed = parse_value(s)
-    if parsed is None or s[parsed[1] :].strip() and not read_unit(s[parsed[1] :])[0]:
+    if parsed is None:
+        return None
+    rest = s[parsed[1] :]
+    if not leading and rest.strip() and not read_unit(rest)[0]:
         return None
     return parsed[0]
 
 
 def _from_inequality(lo_text: str, op1: str, op2: str, hi_text: str) -> Interval | None:
-    lo, hi = _end_value(lo_text), _end_value(hi_text)
+    lo, hi = _end_value(lo_text), _end_value(hi_text, leading=True)
     if lo is None or hi is None:
         return None
     if op1 in (">", ">=", "≥"):  # '5 > x > 2' reads right to left
@@ -234,7 +242,7 @@ def parse_intervals(t: str) -> list[Interval]:
     if found:
         return found
     for m in _ONE_SIDED.finditer(t):
-        v = _end_value(m.group(3))
+        v = _end_value(m.group(3), leading=True)
         if v is None:
             continue
         op = m.group(2)
@@ -291,20 +299,46 @@ def looks_like_equation(t: str) -> bool:
     return bool(letters.search(lhs) and letters.search(rhs)) and not re.fullmatch(r"[A-Za-z]\w*(?:\([^()]*\))?", lhs)
 
 
+_PROSE_WORD = re.compile(r"\b(?:[A-Za-z]{4,}|is|so|as|at|of|to|by|we|it|an|the|and|for|gives|get)\b")
+_MATH_WORDS = frozenset("sqrt sin cos tan exp log ln pi hbar theta alpha beta gamma delta omega lamda lambda sigma "
+                        "epsilon mu rho phi tau".split())  # fmt: skip
+
+
+def _math_tail(text: str) -> str:
+    """The maths at the end of `text`: 'The orbit satisfies x^2 + y^2' -> 'x^2 + y^2'."""
+    cut = 0
+    for m in _PROSE_WORD.finditer(text):
+        if m.group().lower() not in _MATH_WORDS:
+            cut = m.end()
+    return text[cut:].strip(" ,:;")
+
+
+def _math_head(text: str) -> str:
+    """The maths at the start of `text`: 'R^2 for a circle' -> 'R^2'."""
+    for m in _PROSE_WORD.finditer(text):
+        if m.group().lower() not in _MATH_WORDS:
+            return text[: m.start()].strip(" ,:;.")
+    return text.strip(" ,:;.")
+
+
 def equation_text(raw: str) -> str | None:
     """The equation an answer states: its box or marker when it holds '=', else its last statement
-    with one '='."""
+    with one '=' whose sides are both formulas (prose around them cut off)."""
     from physlora.grading.formulas import parse_formula
 
     for span in answer_spans(raw):
         if span.how == "whole":
             bounds = sentences(span.text)
             statements = [span.text[a:b].strip().rstrip(".") for a, b in reversed(bounds)]
-            for s in statements:
-                for piece in reversed(re.split(r"[,;:]\s", s)):
+            for statement in statements:
+                for piece in reversed(re.split(r"[,;:]\s", statement)):
                     sides = _EQUALS.split(piece)
-                    if len(sides) == 2 and all(parse_formula(x.strip()) is not None for x in sides):
-                        return piece.strip()
-        elif len(_EQUALS.split(span.text)) >= 2:
-            return normalize(span.text)
+                    if len(sides) != 2:
+                        continue
+                    lhs, rhs = _math_tail(sides[0]), _math_head(sides[1])
+                    if lhs and rhs and parse_formula(lhs) is not None and parse_formula(rhs) is not None:
+                        return f"{lhs} = {rhs}"
+        elif len(_EQUALS.split(span.text)) == 2:
+            lhs, rhs = _EQUALS.split(normalize(span.text))
+            return f"{_math_tail(lhs)} = {_math_head(rhs)}"
     return None
