@@ -207,8 +207,10 @@ def is_hedge(text: str, chosen: Value, tol: float) -> bool:
         ) or (_RANGE_BETWEEN.match(between) and 0 <= left.quantity.value < right.quantity.value)
         if not offered or chosen.start - a not in (left.start, right.start):
             continue
-        lq = left.quantity if left.quantity.unit else Quantity(left.quantity.value, right.quantity.unit)
-        if not quantities_match(lq, right.quantity, tol) and not quantities_match(right.quantity, lq, tol):
+        lq, rq = left.quantity, right.quantity
+        borrowed = Quantity(lq.value, rq.unit) if not lq.unit else lq  # '12 or 15 m/s': the unit is shared
+        same = any(quantities_match(x, y, tol) for x, y in ((lq, rq), (rq, lq), (borrowed, rq), (rq, borrowed)))
+        if not same:
             return True
     return False
 

@@ -101,7 +101,9 @@ def grade_choice(pred: str, ref: str, choices: list[str] | None, tol: float = 0.
 
 _WORDS = {"yes": True, "yeah": True, "yep": True, "true": True, "correct": True, "right": True, "indeed": True,
           "no": False, "nope": False, "false": False, "incorrect": False, "wrong": False, "not": False}  # fmt: skip
-_OPENING = re.compile(r"^\W*(yes|yeah|yep|no|nope|true|false|correct|incorrect|not\s+(?:really|quite|at\s+all|necessarily|always))\b", re.IGNORECASE)
+_OPENING = re.compile(
+    r"^\W*(yes|yeah|yep|no|nope|true|false|correct|incorrect|(?:absolutely|definitely|certainly)?\s*not"
+    r"(?:\s+(?:really|quite|at\s+all|necessarily|always|true))?)\b", re.IGNORECASE)
 _ANY_VERDICT = re.compile(r"\b(yes|no|true|false)\b", re.IGNORECASE)
 _NEGATIVE_CLAIMS = re.compile(
     r"\b(?:(?:is|that's|this\s+is|that\s+is)\s+(?:a\s+)?(?:common\s+)?(?:myth|misconception|false|incorrect|wrong)"
@@ -110,7 +112,8 @@ _POSITIVE_CLAIMS = re.compile(r"^\W*(?:that(?:'s|\s+is)\s+(?:right|correct|true)
 
 
 def _word_verdict(word: str) -> bool:
-    return _WORDS.get(word.lower().split()[0], False)
+    words = word.lower().split()
+    return False if "not" in words else _WORDS.get(words[0], False)
 
 
 def verdict(text: str) -> bool | None:

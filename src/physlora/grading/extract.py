@@ -64,7 +64,9 @@ _WORKING_OPENERS = re.compile(
     r"|consider|suppose|assume|in\s+order|for\s+this|i\s+will|i'll|okay|ok\b|alright|hmm)",
     re.IGNORECASE,
 )
-_HAS_RESULT = re.compile(r"\d|\b(?:yes|no|true|false)\b|\([A-J]\)|=|\bsqrt\b|\bpi\b", re.IGNORECASE)
+_HAS_RESULT = re.compile(
+    r"\d|\b(?:yes|no|true|false|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b|\([A-J]\)|=|\bsqrt\b|\bpi\b",
+    re.IGNORECASE)
 
 
 def sentences(t: str) -> list[tuple[int, int]]:

@@ -162,10 +162,8 @@ def _formula_rhs(segment: str) -> tuple[str, int] | None:
     """The formula at the start of a chain segment and its length; None for numbers and prose."""
     cut = len(segment)
     for w in _NAME_RE.finditer(segment):
-        n = w.group()
         # ASCII-only: names with Greek letters ('πsqrt' from '2π√') are maths, not English.
-        plain_word = len(n) >= 4 and n.isascii() and n.isalpha() and n.lower() not in _KNOWN_NAMES and not _is_math_run(n)
-        if n.lower() in _PROSE or plain_word:
+        if is_prose_word(w.group()):
             cut = w.start()
             break
     rhs = segment[:cut].rstrip(" \t\n,;:.!?(+-*/^×").strip()  # statement punctuation, dangling operators
@@ -177,12 +175,20 @@ def _formula_rhs(segment: str) -> tuple[str, int] | None:
     return rhs, segment.index(rhs) + len(rhs)
 
 
+def is_prose_word(word: str) -> bool:
+    """An English word that ends a formula ('where', 'for', 'satisfies'), not maths ('sqrt', 'Asin',
+    'hbaromega', 'omega')."""
+    if word.lower() in _PROSE:
+        return True
+    return len(word) >= 4 and word.isascii() and word.isalpha() and word.lower() not in _KNOWN_NAMES and not _is_math_run(word)
+
+
 def _is_math_run(word: str) -> bool:
     """'pisqrt', 'hbaromega': names run together by LaTeX rewriting, not English words."""
     rest = word
     for known in sorted(_KNOWN_NAMES, key=len, reverse=True):
         if len(known) > 2:
-            rest = rest.replace(known, "")
+            rest = rest.replace(known, "").replace(known.capitalize(), "")
     return len(rest) <= 2 and rest != word
 
 

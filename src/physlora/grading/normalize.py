@@ -171,6 +171,7 @@ def normalize(text: str) -> str:
     """
     s = text[-_MAX_CHARS:] if len(text) > _MAX_CHARS else text
     s = re.sub(r"(?<=\d)[\u2009\u202f](?=\d{3}(?!\d))", "", s)  # 10 000 with a thin space: one number
+    s = re.sub(r"(?<=\.\d{3}) (?=\d{1,3}(?!\d))", "", s)  # 0.000 12 (SI digit groups after the point)
     s = re.sub(r"(?<=[\w)])\*\*(?=[\w(])", "^", s)  # x**2 is a power; other ** are Markdown bold
     s = strip_markdown(latex_to_plain(s))
     for ch, plain in _VULGAR.items():

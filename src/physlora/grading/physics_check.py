@@ -83,8 +83,10 @@ def grade(
 
 
 def _warm_up() -> None:
-    """Build pint's registry and import sympy outside any budget: seconds, once per process."""
+    """Build pint's registry and import sympy (and its parser) outside any budget: seconds, once per
+    process. A budget that fired in the middle of an import would leave a half-initialised module behind."""
     import sympy  # noqa: F401
+    import sympy.parsing.sympy_parser  # noqa: F401
 
     ureg()
 

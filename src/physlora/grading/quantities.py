@@ -334,8 +334,30 @@ def _binary_sign(t: str, i: int) -> bool:
     return j >= 0 and (t[j].isdigit() or t[j] == ")")
 
 
+_NUMBER_WORDS = {w: float(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0}
+_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def _word_values(t: str) -> list[Value]:
+    """'zero newtons', 'two seconds': a number word counts only with a unit after it ('one of the' does not)."""
+    out = []
+    for m in _NUMBER_WORD_RE.finditer(t):
+        unit, covered = read_unit(t[m.end() :])
+        if unit and unit_dimension(unit) not in (None, "dimensionless"):
+            out.append(Value(Quantity(_NUMBER_WORDS[m.group(1).lower()], unit), m.start(), m.end(), m.end() + covered))
+    return out
+
+
 def find_values(t: str) -> list[Value]:
     """Every value in normalised text, left to right, with the unit after it (never overlapping)."""
+    values = _digit_values(t)
+    words = _word_values(t) if _NUMBER_WORD_RE.search(t) else []
+    return sorted(values + words, key=lambda v: v.start) if words else values
+
+
+def _digit_values(t: str) -> list[Value]:
     out: list[Value] = []
     pos = 0
     while (m := _START_RE.search(t, pos)) is not None:
@@ -347,7 +369,8 @@ def find_values(t: str) -> list[Value]:
             continue
         parsed = parse_value(t, i)
         if parsed is None:
-            pos = m.end()
+            run = len(t) - i - len(t[i:].lstrip("("))  # '((((((...': no value opens deeper than _MAX_DEPTH
+            pos = max(m.end(), i + run - _MAX_DEPTH)
             continue
         value, end, _closed, bare_fraction = parsed
         if bare_fraction and _UNITLESS_NEXT.match(t, end):

@@ -191,12 +191,13 @@ class Interval:
 
 
 _INF = r"[-+]?\s*(?:∞|infinity|inf|oo)"
-_END = rf"(?:{_INF}|[^,\[\]()]+?|[^,\[\]]*?\([^,\[\]()]*\)[^,\[\]]*?)"
+# bounded repetitions: an unbounded nested pattern backtracks quadratically on a long digit run
+_END = rf"(?:{_INF}|[^,\[\]()]{{1,60}}?|[^,\[\]()]{{0,30}}\([^,\[\]()]{{0,30}}\)[^,\[\]()]{{0,30}}?)"
 _BRACKETED = re.compile(rf"([\[(])\s*({_END})\s*,\s*({_END})\s*([\])])")
 _CMP = r"(<=|>=|≤|≥|<|>)"
 _VAR = r"[^\W\d]\w*"
 _BOUND = r"[-+]?\s*[^\s<>≤≥=,;]+"  # one token: '-1', '2pi', '∞', '3.5' (a following 'or x > 1' is not eaten)
-_CHAIN = re.compile(rf"([^<>≤≥=]+?)\s*{_CMP}\s*({_VAR})\s*{_CMP}\s*({_BOUND})")
+_CHAIN = re.compile(rf"([^<>≤≥=]{{1,80}}?)\s*{_CMP}\s*({_VAR})\s*{_CMP}\s*({_BOUND})")
 _ONE_SIDED = re.compile(rf"(?<![\w|])({_VAR})\s*{_CMP}\s*({_BOUND})")
 
 
@@ -233,7 +234,7 @@ def parse_intervals(t: str) -> list[Interval]:
         lo, hi = _end_value(m.group(2)), _end_value(m.group(3))
         if lo is not None and hi is not None:
             found.append(Interval(lo, m.group(1) == "[", hi, m.group(4) == "]"))
-    if found:
+    if found or not re.search(r"[<>≤≥]", t):
         return found
     for m in _CHAIN.finditer(t):
         iv = _from_inequality(m.group(1).split()[-1] if m.group(1).split() else "", m.group(2), m.group(4), m.group(5))
@@ -299,24 +300,26 @@ def looks_like_equation(t: str) -> bool:
     return bool(letters.search(lhs) and letters.search(rhs)) and not re.fullmatch(r"[A-Za-z]\w*(?:\([^()]*\))?", lhs)
 
 
-_PROSE_WORD = re.compile(r"\b(?:[A-Za-z]{4,}|is|so|as|at|of|to|by|we|it|an|the|and|for|gives|get)\b")
-_MATH_WORDS = frozenset("sqrt sin cos tan exp log ln pi hbar theta alpha beta gamma delta omega lamda lambda sigma "
-                        "epsilon mu rho phi tau".split())  # fmt: skip
+_WORD = re.compile(r"\b[A-Za-z]+\b")
 
 
 def _math_tail(text: str) -> str:
     """The maths at the end of `text`: 'The orbit satisfies x^2 + y^2' -> 'x^2 + y^2'."""
+    from physlora.grading.formulas import is_prose_word
+
     cut = 0
-    for m in _PROSE_WORD.finditer(text):
-        if m.group().lower() not in _MATH_WORDS:
+    for m in _WORD.finditer(text):
+        if is_prose_word(m.group()):
             cut = m.end()
     return text[cut:].strip(" ,:;")
 
 
 def _math_head(text: str) -> str:
     """The maths at the start of `text`: 'R^2 for a circle' -> 'R^2'."""
-    for m in _PROSE_WORD.finditer(text):
-        if m.group().lower() not in _MATH_WORDS:
+    from physlora.grading.formulas import is_prose_word
+
+    for m in _WORD.finditer(text):
+        if is_prose_word(m.group()):
             return text[: m.start()].strip(" ,:;.")
     return text.strip(" ,:;.")
 
