@@ -16,7 +16,7 @@ from physlora.config import EvalSection
 from physlora.data.records import Record
 from physlora.inference.generate import generate_answers
 from physlora.grading.text_metrics import SemanticScorer, exact_match, rouge_l, token_f1
-from physlora.grading.physics_check import check_answer
+from physlora.grading.physics_check import grade
 from physlora.results.io import read_jsonl
 from physlora.scoring.likelihood import reference_nll
 from physlora.scoring.multiple_choice import score_multiple_choice
@@ -59,7 +59,8 @@ def evaluate_records(
         return summarize("mc", rows, MC_METRICS, cfg.bootstrap_resamples, seed)
 
     answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache)
-    rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol) for r, a in zip(records, answers)]
+    rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol, record=r)
+            for r, a in zip(records, answers)]
     if semantic is not None:
         for row, s in zip(rows, semantic.similarity(answers, [r.answer for r in records])):
             row["semantic"] = s
@@ -91,6 +92,8 @@ def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_pro
 
 def _base_row(r: Record) -> dict:
     row = {"id": r.id, "question": r.question, "reference": r.answer}
+    if r.answer_type:
+        row["answer_type"] = r.answer_type
     if r.topic:
         row["topic"] = r.topic
     if r.choices:
@@ -98,12 +101,15 @@ def _base_row(r: Record) -> dict:
     return row
 
 
-def text_scores(prediction: str, reference: str, rel_tol: float = 0.05) -> dict[str, float | None]:
+def text_scores(prediction: str, reference: str, rel_tol: float = 0.05, *, record: Record | None = None) -> dict[str, float | None]:
+    """The text metrics of one answer; the physics check reads the record's answer_type and tolerance."""
+    tolerance = record.tolerance if record is not None and record.tolerance is not None else rel_tol
     return {
         "exact_match": exact_match(prediction, reference),
         "token_f1": token_f1(prediction, reference),
         "rouge_l": rouge_l(prediction, reference),
-        "physics": check_answer(prediction, reference, rel_tol=rel_tol),
+        "physics": grade(prediction, reference, answer_type=record.answer_type if record else None, tolerance=tolerance,
+                         choices=record.choices if record else None),
     }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from physlora.data.records import ANSWER_TYPES, canonical_answer_type
 from physlora.grading import choices as mc
 from physlora.grading import structured
 from physlora.grading.extract import Span, answer_spans, sentences
@@ -29,31 +30,9 @@ from physlora.grading.quantities import Quantity, Value, find_values, quantities
 
 __all__ = ["ANSWER_TYPES", "canonical_type", "grade_as", "infer_type", "pick_quantity", "reference_quantity"]
 
-ANSWER_TYPES = ("numeric", "formula", "equation", "mc", "yesno", "tuple", "set", "plus_minus", "interval")
-_ALIASES = {
-    "number": "numeric", "numerical": "numeric", "nv": "numeric", "integer": "numeric", "float": "numeric",
-    "value": "numeric", "quantity": "numeric", "expression": "formula", "ex": "formula", "symbolic": "formula",
-    "expr": "formula", "eq": "equation", "multiple_choice": "mc", "option": "mc", "letter": "mc",
-    "tf": "yesno", "bool": "yesno", "boolean": "yesno", "true_false": "yesno", "yes_no": "yesno",
-    "list": "tuple", "ordered": "tuple", "multi": "tuple", "unordered": "set", "pm": "plus_minus",
-    "±": "plus_minus", "in": "interval", "range": "interval",
-}  # fmt: skip
-
-
 def canonical_type(name: str | None) -> str | None:
-    """The answer type named by `name` (case and aliases tolerated); None for None/''. Raises
-    ValueError naming the known types for anything else."""
-    if name is None or not str(name).strip():
-        return None
-    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    if key.startswith("list_of"):  # TheoremQA 'list of integer'
-        return "tuple"
-    if "," in key:  # UGPhysics 'NV,NV': several answers of these types, in order
-        return "tuple"
-    key = _ALIASES.get(key, key)
-    if key not in ANSWER_TYPES:
-        raise ValueError(f"unknown answer_type {name!r} (use one of: {', '.join(ANSWER_TYPES)})")
-    return key
+    """The answer type named by `name` (see physlora.data.records.canonical_answer_type)."""
+    return canonical_answer_type(name)
 
 
 # ---------------------------------------------------------------- inference

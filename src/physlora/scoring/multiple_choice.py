@@ -66,6 +66,21 @@ def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> tor
     return F.log_softmax(logits, dim=-1)[:, letter_ids]
 
 
+def _score_rendered(model, tokenizer, rec: Record, system_prompt: str | None) -> dict:
+    """A benchmark question whose prompt already lists the options (MMLU, GPQA): the continuations are the
+    option labels after lm-eval's target delimiter (' A' or ' (A)'), acc_norm divides by the label's length,
+    as lm-evaluation-harness scores its multiple-choice tasks. Lettered/circular variants do not apply."""
+    targets = rec.extra["mc_targets"]
+    delimiter = rec.extra.get("target_delimiter", " ")
+    prompt = build_prompt(tokenizer, rec.question, system_prompt)
+    ll = choice_loglikelihoods(model, tokenizer, prompt, [delimiter + t for t in targets])
+    gold = rec.answer_index
+    pred = max(range(len(ll)), key=lambda i: ll[i])
+    pred_norm = max(range(len(ll)), key=lambda i: ll[i] / max(len(targets[i]), 1))
+    return {"prediction": rec.choices[pred], "acc": float(pred == gold), "acc_norm": float(pred_norm == gold),
+            "letter": None, "circular": None, "loglik": ll}  # fmt: skip
+
+
 def score_multiple_choice(
     model,
     tokenizer,
@@ -78,6 +93,11 @@ def score_multiple_choice(
     rows = []
     for rec in records:
         assert rec.choices is not None
+        if rec.extra.get("mc_targets"):
+            rows.append(_score_rendered(model, tokenizer, rec, system_prompt))
+            if progress:
+                progress(1)
+            continue
         n, gold = len(rec.choices), rec.answer_index
         ll = choice_loglikelihoods(model, tokenizer, build_prompt(tokenizer, rec.question, system_prompt), rec.choices)
         norm = [x / max(len(c), 1) for x, c in zip(ll, rec.choices)]
