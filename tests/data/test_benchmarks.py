@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench_rows import GPQA, MMLU_DEV, MMLU_TEST, THEOREMQA, write_all, write_jsonl
+from benchmark_rows import GPQA, MMLU_DEV, MMLU_TEST, THEOREMQA, write_all, write_jsonl
 from physlora.data.benchmarks import BENCHMARKS, benchmark_table, parse_spec
 from physlora.data.sources import has_split, load_records
 from physlora.errors import PhysloraError

@@ -246,11 +246,11 @@ def render(spec: Spec, rec: Record, shots: list[Record]) -> Record:
         examples = "".join(_shot_text(s, "mc", template) + "\n\n" for s in shots)
         text = description + examples + _mc_text(rec, template)
         letters = [l.strip() for l in rec.extra["letters"]]
-        return replace(rec, question=text, extra=rec.extra | {"mc_targets": letters, "rendered": True})
+        return replace(rec, question=text, extra=rec.extra | {"mc_targets": letters, "rendered": True, "raw_question": rec.question})
     examples = "".join(_shot_text(s, "freeform", None) + "\n\n" for s in shots)
     instruction = sets.COT_INSTRUCTION if spec.cot else sets.FINAL_ANSWER_INSTRUCTION
     text = f"{examples}Question: {rec.question}\n\n{instruction}" if shots else f"{rec.question}\n\n{instruction}"
-    return replace(rec, question=text, extra=rec.extra | {"rendered": True})
+    return replace(rec, question=text, extra=rec.extra | {"rendered": True, "raw_question": rec.question})
 
 
 def _shots_for(spec: Spec, rec: Record, pool: list[Record], same_split: bool) -> list[Record]:

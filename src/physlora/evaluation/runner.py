@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from physlora.config import EvalSection
 from physlora.data.records import Record
 from physlora.inference.generate import generate_answers
+from physlora.prompting import PromptStyle
 from physlora.grading.text_metrics import SemanticScorer, exact_match, rouge_l, token_f1
 from physlora.grading.physics_check import grade
 from physlora.results.io import read_jsonl
@@ -47,18 +48,20 @@ def evaluate_records(
     seed: int = 0,
     label: str = "eval",
     cache: Path | None = None,
+    style: PromptStyle | None = None,
 ) -> EvalOutput:
-    """Score `model` on `records`. With `cache`, generated answers are appended to that JSONL file
-    batch by batch, and answers already there are reused: an interrupted eval resumes."""
+    """Score `model` on `records`, prompted in `style` (chat by default). With `cache`, generated answers are
+    appended to that JSONL file batch by batch, and answers already there are reused: an interrupted eval resumes."""
     model.eval()
     if is_multiple_choice(records):
         mc = [r for r in records if r.is_mc]
         with _bar(len(mc), f"{label}: multiple choice") as bar:
-            scored = score_multiple_choice(model, tokenizer, mc, system_prompt=system_prompt, progress=bar.update)
+            scored = score_multiple_choice(model, tokenizer, mc, system_prompt=system_prompt, progress=bar.update,
+                                           style=style)
         rows = [_base_row(r) | s for r, s in zip(mc, scored)]
         return summarize("mc", rows, MC_METRICS, cfg.bootstrap_resamples, seed)
 
-    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache)
+    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache, style)
     rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol, record=r)
             for r, a in zip(records, answers)]
     if semantic is not None:
@@ -66,13 +69,14 @@ def evaluate_records(
             row["semantic"] = s
     if cfg.nll:
         with _bar(len(records), f"{label}: reference NLL") as bar:
-            nll = reference_nll(model, tokenizer, records, system_prompt=system_prompt, progress=bar.update)
+            nll = reference_nll(model, tokenizer, records, system_prompt=system_prompt, progress=bar.update, style=style)
         for row, v in zip(rows, nll):
             row["ref_nll"] = v
     return summarize("freeform", rows, FREEFORM_METRICS, cfg.bootstrap_resamples, seed)
 
 
-def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None):
+def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None,
+                         style: PromptStyle | None = None):
     done = {row["id"]: row["prediction"] for row in read_jsonl(cache)} if cache and cache.is_file() else {}
     todo = [i for i, r in enumerate(records) if r.id not in done]
 
@@ -85,6 +89,7 @@ def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_pro
         new = generate_answers(
             model, tokenizer, [records[i].question for i in todo], system_prompt=system_prompt,
             max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, progress=bar.update, on_batch=save,
+            style=style,
         )
     done.update({records[i].id: a for i, a in zip(todo, new)})
     return [done[r.id] for r in records]

@@ -11,6 +11,7 @@ from physlora.data.records import Record
 from physlora.data.selection import RunData
 from physlora.distributed import is_main_process, same_on_all_ranks
 from physlora.errors import PhysloraError
+from physlora.prompting import PLAIN_PROMPT, PromptStyle
 from physlora.results.io import atomic_write_text, environment, write_json
 from physlora.results.schema import EvalOutput
 
@@ -70,6 +71,13 @@ def print_metrics(label: str, out: EvalOutput) -> None:
     say(f"{label}: " + "  ".join(parts))
 
 
+def prompt_style(cfg: RunConfig, records: list[Record] = ()) -> PromptStyle:
+    """The configured prompt format (`prompt.format`). In plain format a benchmark's questions, which it
+    renders whole (description, shots, options, 'Answer:'), are used as they are, as lm-eval does."""
+    rendered = bool(records) and all(r.extra.get("rendered") for r in records)
+    return PromptStyle(cfg.prompt.format, "{question}" if rendered else PLAIN_PROMPT)
+
+
 def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, path: Path, label: str,
                  resume: bool, semantic) -> EvalOutput:
     """One model on one set, kept at `path` (reused by --resume), with its metrics printed."""
@@ -79,7 +87,8 @@ def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, pat
     def evaluate(partial: Path) -> EvalOutput:
         say(f"evaluating {label}")
         return evaluate_records(model, tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
-                                semantic=semantic, seed=cfg.seed, label=label, cache=partial)
+                                semantic=semantic, seed=cfg.seed, label=label, cache=partial,
+                                style=prompt_style(cfg, records))
 
     out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
     print_metrics(label, out)

@@ -14,7 +14,8 @@ from physlora.config import RunConfig
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments.common import (
-    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, prompt_style, say, semantic_scorer,
+    write_provenance,
 )
 from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
@@ -71,7 +72,8 @@ def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool):
 
     say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
     model, result = train_lora(loaded.model, loaded.tokenizer, data.train, run_dir, lora=cfg.lora, train=cfg.train,
-                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+                               style=prompt_style(cfg, data.train))
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
             "their questions were shortened (answers kept)")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from physlora.prompting import encode_prompt
+from physlora.prompting import PromptStyle, encode_prompt
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:
@@ -39,10 +39,11 @@ def generate_answers(
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[list[int], list[str]], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[str]:
     """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only.
     `on_batch(indices, answers)` sees each finished batch (to save partial results as they come)."""
-    prompts = [encode_prompt(tokenizer, q, system_prompt) for q in questions]
+    prompts = [encode_prompt(tokenizer, q, system_prompt, style=style) for q in questions]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids(model, tokenizer)[0]
     device = next(model.parameters()).device
     answers: list[str] = [""] * len(prompts)
@@ -64,14 +65,31 @@ def generate_answers(
             top_k=None,
             eos_token_id=stop_token_ids(model, tokenizer),
             pad_token_id=pad_id,
+            **_plain_stops(tokenizer, style),
         )
         for row, i in enumerate(batch):
-            answers[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+            answers[i] = _trim(tokenizer.decode(out[row, width:], skip_special_tokens=True), style)
         if on_batch:
             on_batch(batch, [answers[i] for i in batch])
         if progress:
             progress(len(batch))
     return answers
+
+
+# In the plain format nothing marks the end of an answer but the start of the next question: stop there,
+# as lm-evaluation-harness's generation tasks do with their `until` strings.
+PLAIN_STOPS = ("\nQuestion:", "\n\n\n")
+
+
+def _plain_stops(tokenizer, style: PromptStyle | None) -> dict:
+    return {"stop_strings": list(PLAIN_STOPS), "tokenizer": tokenizer} if style is not None and style.plain else {}
+
+
+def _trim(answer: str, style: PromptStyle | None) -> str:
+    if style is not None and style.plain:
+        for stop in PLAIN_STOPS:
+            answer = answer.split(stop, 1)[0]
+    return answer.strip()
 
 
 def stream_answer(model, tokenizer, prompt_ids: list[int], *, max_new_tokens: int = 256) -> Iterator[str]:

@@ -204,12 +204,13 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
                 400, f"the question is too long: {len(question)} characters, at most {MAX_QUESTION_CHARS} allowed"
             )
         from physlora.inference.generate import generate_answers
+        from physlora.prompting import PromptStyle
 
         with lock:
             started = time.perf_counter()
             answers = {
                 key: generate_answers(m.model, m.tokenizer, [question], system_prompt=cfg.system_prompt,
-                                      max_new_tokens=new_tokens, batch_size=1)[0]
+                                      max_new_tokens=new_tokens, batch_size=1, style=PromptStyle(cfg.prompt.format))[0]
                 for key, m in (("base", base), ("tuned", tuned))
             }
             seconds = time.perf_counter() - started

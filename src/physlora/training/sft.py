@@ -19,7 +19,7 @@ from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
-from physlora.prompting import encode_example
+from physlora.prompting import PromptStyle, encode_example
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.results.schema import TrainSummary
@@ -51,11 +51,12 @@ def set_threads(num_threads: int | None) -> None:
         torch.set_num_threads(num_threads or max(1, cores // local_procs))
 
 
-def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int):
+def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int,
+                     style: PromptStyle | None = None):
     """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping)."""
     from datasets import Dataset
 
-    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length, style) for r in records]
     ds = Dataset.from_dict(
         {
             "input_ids": [e.input_ids for e in encoded],
@@ -177,6 +178,7 @@ def train_lora(
     seed: int = 42,
     resume: bool = False,
     extra_callbacks: list | None = None,
+    style: PromptStyle | None = None,
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
@@ -184,7 +186,7 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, style)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora)
