@@ -69,10 +69,11 @@ _HAS_RESULT = re.compile(
     re.IGNORECASE)
 
 
-def sentences(t: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of normalised text (empty ones dropped)."""
+@lru_cache(maxsize=8192)
+def sentences(t: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each sentence of normalised text (empty ones dropped). Cached: every reader asks."""
     bounds = [0, *(m.end() for m in _SENTENCE_END.finditer(t)), len(t)]
-    return [(a, b) for a, b in zip(bounds, bounds[1:]) if t[a:b].strip()]
+    return tuple((a, b) for a, b in zip(bounds, bounds[1:]) if t[a:b].strip())
 
 
 _WEAK_MARKER = re.compile(r"\W*(?:therefore|thus|hence|consequently|finally|in\s+conclusion|in\s+summary|so)\b", re.I)

@@ -388,6 +388,37 @@ def _digit_values(t: str) -> list[Value]:
 # ---------------------------------------------------------------- comparison
 
 
+@lru_cache(maxsize=4096)
+def _conversion(from_unit: str, to_unit: str) -> tuple[float, float] | None:
+    """x [from_unit] = a x + b [to_unit] (b != 0 only for offset units such as degC), None when the dimensions
+    differ. Cached: pint parses unit strings slowly, and an evaluation meets the same few units again and again."""
+    try:
+        reg = ureg()
+        zero = float(reg.Quantity(0.0, from_unit).to(to_unit).magnitude)
+        one = float(reg.Quantity(1.0, from_unit).to(to_unit).magnitude)
+    except Exception:  # DimensionalityError, parse errors
+        return None
+    return one - zero, zero
+
+
+def _convert(value: float, from_unit: str, to_unit: str) -> float | None:
+    factor = _conversion(from_unit, to_unit)
+    if factor is None:
+        return None
+    try:
+        return factor[0] * value + factor[1]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+@lru_cache(maxsize=4096)
+def _base_unit(unit: str) -> str:
+    try:
+        return str(ureg().Quantity(1.0, unit).to_base_units().units)
+    except Exception:
+        return ""
+
+
 def close(value: float, ref: float, rel_tol: float) -> bool:
     if not (math.isfinite(value) and math.isfinite(ref)):
         return value == ref  # +inf == +inf (an interval end), nan never
@@ -414,16 +445,18 @@ def quantities_match(pred: Quantity, ref: Quantity, rel_tol: float = 0.05) -> bo
             if close(pred.value, ref.value, rel_tol):
                 return True
             if ref.unit and unit_dimension(ref.unit) == "dimensionless":
-                return close(pred.value, float(ureg().Quantity(ref.value, ref.unit).to("").magnitude), rel_tol)
+                converted = _convert(ref.value, ref.unit, "")
+                return converted is not None and close(pred.value, converted, rel_tol)
             return False
-        reg = ureg()
         if not ref.unit:
-            q = reg.Quantity(pred.value, pred.unit)
-            if q.dimensionless:
-                return close(pred.value, ref.value, rel_tol) or close(float(q.to("").magnitude), ref.value, rel_tol)
-            # a bare reference number is in the unit the question asked for: raw or SI-base value
-            return close(pred.value, ref.value, rel_tol) or close(float(q.to_base_units().magnitude), ref.value, rel_tol)
-        converted = reg.Quantity(pred.value, pred.unit).to(ref.unit).magnitude
-        return close(float(converted), ref.value, rel_tol)
-    except Exception:  # DimensionalityError, parse errors, overflow
+            if close(pred.value, ref.value, rel_tol):
+                return True
+            # a dimensionless unit converts ('5 percent' vs 0.05); a bare reference number is in the unit the
+            # question asked for, so the prediction's SI-base value also counts ('2000 ms' vs 2.0)
+            target = "" if unit_dimension(pred.unit) == "dimensionless" else _base_unit(pred.unit)
+            converted = _convert(pred.value, pred.unit, target)
+            return converted is not None and close(converted, ref.value, rel_tol)
+        converted = _convert(pred.value, pred.unit, ref.unit)
+        return converted is not None and close(converted, ref.value, rel_tol)
+    except Exception:  # overflow, odd units
         return False
