@@ -71,7 +71,7 @@ def test_mc_benchmarks_agree_with_lm_evals_own_tasks_item_for_item(tmp_path):
     local = write_all(tmp_path / "data")
     specs = [f"{name}={local[name]}" for name in ("mmlu:college_physics", "mmlu:high_school_physics",
                                                   "mmlu:conceptual_physics", "gpqa:physics")]
-    specs.append(f"mmlu:college_physics@2shot={local['mmlu:college_physics']}")
+    specs += [f"mmlu:college_physics@2shot={local['mmlu:college_physics']}", f"gpqa:physics@1shot={local['gpqa:physics']}"]
     out = tmp_path / "result.json"
     rc = _load_script().main([arg for spec in specs for arg in ("--benchmark", spec)] + ["--out", str(out)])
     res = json.loads(out.read_text(encoding="utf-8"))

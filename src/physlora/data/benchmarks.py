@@ -61,7 +61,8 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
         kind="mc", reader="gpqa", answer_type="mc", default_variant="0shot",
         grading="log-likelihood of ' (A)'..' (D)' after lm-eval's GPQA prompt (acc, acc_norm)",
         comparable="lm-eval gpqa_main_zeroshot acc, physics rows only (High-level domain = Physics); option order "
-                   "seeded per question (lm-eval's is random), so comparable in expectation, not item by item",
+                   "seeded per question and k-shot examples the first other items (lm-eval draws both at random), "
+                   "so comparable in expectation, not item by item",
         columns=("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3",
                  "High-level domain", "Record ID"),
     ),
