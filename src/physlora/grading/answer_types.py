@@ -41,7 +41,8 @@ _YESNO_REF = re.compile(r"^\W*(yes|no|true|false)\b", re.IGNORECASE)
 _SHORT = 160  # a reference this short and free of prose is an answer, not an explanation
 
 
-_PROSE_WORDS = re.compile(r"\b(?:the|is|are|was|were|of|for|with|this|that|because|which|it|its|so|by|at|has|have)\b", re.I)
+_PROSE_WORDS = re.compile(r"\b(?:the|is|are|was|were|of|for|with|this|that|because|which|it|its|so|by|at|has|have|"
+                          r"about|roughly|approximately|nearly|around|then|thus|gives|give|than|or|if)\b", re.I)
 
 
 def _is_short_answer(ref: str) -> bool:
@@ -66,13 +67,22 @@ def infer_type(reference: str, choices: list[str] | None = None) -> str | None:
         return "plus_minus"
     if short and structured.looks_like_equation(t):
         return "equation"
-    if short and structured.split_parts(t) and len(structured.split_parts(t)) > 1:
+    if short and _is_listed_answer(t):
         return "tuple"
     if reference_formula(reference) is not None:
         return "formula"
     if reference_quantity(reference) is not None:
         return "numeric"
     return None
+
+
+def _is_listed_answer(t: str) -> bool:
+    """'(3, 4)', '[1, 0]', '3 m/s, 4.5 J': several answers, not a statement with a comma in it."""
+    parts = structured.split_parts(t)
+    if len(parts) < 2:
+        return False
+    bracketed = t[:1] in "([" and t[-1:] in ")]"
+    return bracketed or all(find_values(p) and len(p.split()) <= 3 for p in parts)
 
 
 # ---------------------------------------------------------------- numbers
@@ -214,8 +224,8 @@ def reference_formula(ref: str) -> tuple[str, int] | None:
     bare expression)."""
     spans = answer_spans(ref)
     for span in spans:
-        if span.how in ("boxed", "marker"):
-            f = bare_formula(span.text)
+        if span.explicit:  # a box or 'the answer is': its text is the answer ('so ... is far smaller' is not)
+            f = bare_formula(answer_clause(span.text))
             if f:
                 return f, -1
     found = find_formula(spans[-1].text)
@@ -229,9 +239,13 @@ def reference_formula(ref: str) -> tuple[str, int] | None:
 
 
 def prediction_formula(pred: str) -> str | None:
+    """The formula a prediction states: a box or explicit answer's expression, else the last 'Name = expr'."""
     for span in answer_spans(pred):
-        if span.how in ("boxed", "marker"):
+        if span.explicit:
             f = bare_formula(span.text)
+        elif span.how == "marker":
+            found = find_formula(span.text) or find_formula(span.marker + " " + span.text)
+            f = found[0] if found else None
         elif span.how == "first":
             found = find_formula(span.text)
             f = found[0] if found else bare_formula(span.text)

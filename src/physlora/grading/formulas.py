@@ -23,7 +23,7 @@ from typing import Any
 
 from physlora.grading.budget import BudgetExceeded, allows_preemption, remaining
 from physlora.grading.normalize import greek_names, normalize
-from physlora.grading.quantities import as_unit, parse_value
+from physlora.grading.quantities import parse_value, read_unit
 
 __all__ = ["equations_equivalent", "extract_formula", "find_formula", "formulas_equivalent", "parse_formula"]
 
@@ -201,7 +201,10 @@ def is_plain_quantity(text: str) -> bool:
     rest = text.strip()[parsed[1] :].strip()
     if rest and (parsed[2] or parsed[3]):
         return False  # '(2/5) M R^2', '1/2 m v^2': a coefficient in front of symbols
-    return not rest or (len(rest) <= 60 and bool(as_unit(rest)))
+    if not rest:
+        return True
+    unit, covered = read_unit(" " + rest)  # the unit reader's rules: 'a t' and 'G M' are symbols, not units
+    return bool(unit) and not rest[max(covered - 1, 0) :].strip() and len(rest) <= 60
 
 
 def find_formula(t: str) -> tuple[str, int] | None:

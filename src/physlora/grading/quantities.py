@@ -252,6 +252,20 @@ _NOT_UNITS = frozenset(
     "down about approximately roughly around nearly almost pi sqrt ln exp e x".split()
 )
 _MAX_UNIT_WORDS = 6
+# Tokens pint reads as units but that in physics text are symbols of a formula ('r_s = 2 G M / c^2' is not
+# 2 gauss molar per c^2; '1.22 lambda / D' is not microlitres): G, M, R, e, k, ... and Greek names. 'c'
+# alone stays a unit ('0.8 c').
+_SYMBOL_TOKENS = frozenset("G M R e k b l B D U P".split()) | frozenset(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda lamda mu nu xi rho sigma tau phi chi psi "
+    "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split())
+_TOKEN_RE = re.compile(r"[A-Za-zΩµμ]+")
+
+
+def _symbol_like(unit: str) -> bool:
+    tokens = _TOKEN_RE.findall(unit)
+    if tokens == ["c"]:
+        return False
+    return any(t in _SYMBOL_TOKENS or (t == "c" and len(tokens) > 1) for t in tokens)
 
 
 @lru_cache(maxsize=1)
@@ -286,7 +300,7 @@ def read_unit(rest: str) -> tuple[str, int]:
     stop = next((i for i, w in enumerate(words) if w.group() in _NOT_UNITS), len(words))
     for end in range(stop, 0, -1):
         unit = as_unit(" ".join(w.group() for w in words[:end]))
-        if unit:
+        if unit and not _symbol_like(unit):
             return unit, m.start(1) + words[end - 1].end()
     return "", 0
 
@@ -312,6 +326,10 @@ def same_dimension(a: str, b: str) -> bool:
 # Where a value may start: a sign or digit, pi, sqrt(, or a parenthesis (LaTeX fractions become '((1)/(2))').
 _START_RE = re.compile(r"[-+]?(?:\d|\.\d|π|pi(?![A-Za-z])|sqrt\(|exp\(|ln\(|e\^|\()")
 _UNITLESS_NEXT = re.compile(r"[ \t]*[A-Za-z]")
+_GREEK_WORD = r"(?:alpha|beta|gamma|delta|epsilon|theta|kappa|lambda|lamda|mu|nu|rho|sigma|tau|phi|psi|omega|hbar)"
+# a number without a unit, followed by symbols of a formula: '2 G M / c^2', '1.22 lambda / D', '4 pi r^2'
+_COEFFICIENT_NEXT = re.compile(
+    rf"[ \t]*(?:[A-Za-z](?:_\w+)?|{_GREEK_WORD}|pi)(?![A-Za-z])[ \t]*(?:[*/^(]|(?:[A-Za-z](?:_\w+)?|{_GREEK_WORD}|pi)(?![A-Za-z]))")
 
 
 def _starts_inside_a_name(t: str, i: int) -> bool:
@@ -377,6 +395,9 @@ def _digit_values(t: str) -> list[Value]:
             pos = end  # '1/2 m v^2': a coefficient of a formula
             continue
         unit, covered = read_unit(t[end:])
+        if not unit and _COEFFICIENT_NEXT.match(t, end):
+            pos = end  # the coefficient of a formula, not a value
+            continue
         if not unit and (per := re.match(r"[ \t]*/[ \t]*(?=[A-Za-zµμ])", t[end:])):  # '6.02e23 /mol'
             inverse, covered = read_unit(t[end + per.end() :])
             unit, covered = (f"1/{inverse}", per.end() + covered) if inverse else ("", 0)
