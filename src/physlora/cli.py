@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from physlora.errors import PhysloraError, TrainingInterrupted
+from physlora.untrusted import TerminalStream, terminal_text
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"physlora: {e}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except PhysloraError as e:
-        print(f"physlora: error: {e}", file=sys.stderr)
+        print(f"physlora: error: {terminal_text(e)}", file=sys.stderr)  # messages may quote data rows
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("physlora: interrupted; files already written are complete (results are written atomically)", file=sys.stderr)
@@ -169,7 +170,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir)
         if not (run_dir / "metrics.json").is_file():
             raise PhysloraError(f"{run_dir} has no metrics.json: not a finished run folder")
-        print(build_report(run_dir))
+        print(terminal_text(build_report(run_dir)))
         return 0
     if args.command == "config":
         print(_resolve_config(args).to_yaml(), end="")
@@ -221,7 +222,7 @@ def _ask(args: argparse.Namespace, cfg) -> int:
     if args.question:
         answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
                                   max_new_tokens=args.max_new_tokens, batch_size=1, style=PromptStyle(cfg.prompt.format))[0]
-        print(answer)
+        print(terminal_text(answer))  # model text: no escape sequence reaches the terminal
         return 0
     chat(loaded, cfg.system_prompt, args.max_new_tokens, style=PromptStyle(cfg.prompt.format))
     return 0
@@ -250,11 +251,11 @@ def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, wri
             continue
         ids = encode_prompt(loaded.tokenizer, question, system_prompt, history, style=style)
         write("model> ", end="", flush=True)
-        pieces = []
+        pieces, shown = [], TerminalStream()  # model text: escape sequences removed even when split across pieces
         for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):
             pieces.append(piece)
-            write(piece, end="", flush=True)
-        write("")
+            write(shown.feed(piece), end="", flush=True)
+        write(shown.flush())
         history.append((question, "".join(pieces).strip()))
 
 
