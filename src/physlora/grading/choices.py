@@ -27,6 +27,8 @@ _COMMITTED = [
     re.compile(r"^\W*(?:\(\s*([A-Ja-j])\s*\)|([A-J])\s*(?:[).:,]|$|\s+-\s))"),
     re.compile(r"\b(?:so|thus|therefore|hence|i\s+choose|i\s+pick|pick|choose)\s*,?\s*(?:\(\s*([A-Ja-j])\s*\)|([A-J]))\W*$",
                re.IGNORECASE),
+    re.compile(r"^\W*(?:option\s+)?(?:\(\s*([A-Ja-j])\s*\)|([A-J]))\s+(?:is|would\s+be|seems)\s+(?:the\s+)?"
+               r"(?:correct|right|best|answer)", re.IGNORECASE),
 ]  # fmt: skip
 _PAREN_LETTER = re.compile(r"\(\s*([A-J])\s*\)")
 _TWO_LETTERS = re.compile(r"\(?\b([A-J])\b\)?\s*(?:or|and|/)\s*\(?\b([A-J])\b\)?")

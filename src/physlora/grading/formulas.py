@@ -69,6 +69,8 @@ def _sympy_text(expr: str) -> str | None:
     s = greek_names(normalize(expr)).replace("×", "*").strip().rstrip(".").strip()
     s = _VARIANT_GREEK.sub(r"\1", s)
     s = re.sub(r"(?<![\w.])e\s*\^", "Euler_e^", s)  # e^(-t/tau): Euler's number, not a charge e
+    # 'p^2/2m', 'h/mv', 'GM/rc^2': physicists mean the whole run after '/' as the denominator, p^2/(2m)
+    s = re.sub(r"/\s*(\d*[A-Za-z_][A-Za-z0-9_]*(?:\^\d+)?)(?![\w(^])", _group_denominator, s)
     # sin^2(x) / sin^2 x -> sin(x)^2 (sympy reads sin**2(x) as a syntax error)
     s = re.sub(r"\b(a?(?:sin|cos|tan|sec|csc|cot)h?)\s*\^\s*\(?(\d)\)?\s*(\([^()]*\)|[A-Za-z_]\w*)", r"\1(\3)^\2", s)
     if not s or not re.fullmatch(r"[A-Za-z0-9_\s+\-*/^().]+", s) or re.search(r"\.(?!\d)|__|\(\s*\)", s):
@@ -91,6 +93,15 @@ def _sympy_text(expr: str) -> str | None:
         return _NAME_RE.sub(name, part) if part else ""
 
     return _NAME_RE.sub(name, s)
+
+
+def _group_denominator(m: re.Match[str]) -> str:
+    """'/2m' -> '/(2m)', '/mv' -> '/(mv)'; a single symbol or a known name ('/g', '/pi', '/sqrt') stays."""
+    token = m.group(1)
+    bare = token.split("^")[0]
+    if len(bare) < 2 or bare in _KNOWN_NAMES or "_" in bare:
+        return m.group(0)
+    return f"/({token})"
 
 
 @lru_cache(maxsize=4096)
