@@ -52,6 +52,13 @@ def test_mmlu_prompt_is_lm_evals_string(local):
     assert rec.answer == "100 m/s" and rec.extra["mc_targets"] == ["A", "B", "C", "D"] and rec.topic == "college_physics"
 
 
+def test_the_mmlu_subjects_differ_only_in_lm_evals_description_line(local):
+    for subject in ("high_school_physics", "conceptual_physics"):
+        rec = load_records(f"mmlu:{subject}={local['mmlu:' + subject]}").records[0]
+        assert rec.question.startswith(f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n")
+        assert rec.question.endswith("\nA. 1 m/s^2\nB. 3 m/s^2\nC. 6 m/s^2\nD. 12 m/s^2\nAnswer:")
+
+
 def test_k_shot_takes_the_first_examples_of_the_dev_split(local):
     rec = load_records(f"mmlu:college_physics@2shot={local['mmlu:college_physics']}").records[0]
     first, second = MMLU_DEV[0], MMLU_DEV[1]
