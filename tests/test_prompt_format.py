@@ -48,3 +48,18 @@ def test_plain_generation_stops_where_the_next_question_would_start(small):
     answers = generate_answers(small.model, small.tokenizer, ["What is the unit of force?", "Name a noble gas."],
                                system_prompt=SYSTEM, max_new_tokens=40, batch_size=2, style=PLAIN)
     assert all(a and "Question:" not in a for a in answers)
+
+
+def test_in_training_validation_scores_with_the_runs_prompt_format(small, fixtures):
+    """A run trained on plain prompts is validated (reference NLL, MC options) on plain prompts too."""
+    from physlora.data.sources import load_records
+    from physlora.scoring.likelihood import reference_nll
+    from physlora.training.validation import PhysicsValidator, ValidationSet
+
+    records = load_records(str(fixtures / "mini.jsonl")).records[:2]
+    sets = [ValidationSet("", records)]
+    plain = PhysicsValidator(sets, small.tokenizer, system_prompt=SYSTEM, style=PLAIN).score(small.model)
+    chat = PhysicsValidator(sets, small.tokenizer, system_prompt=SYSTEM).score(small.model)
+    want = reference_nll(small.model, small.tokenizer, records, system_prompt=SYSTEM, style=PLAIN)
+    assert plain["eval_ref_nll"] == pytest.approx(sum(want) / len(want), rel=1e-4)
+    assert plain["eval_ref_nll"] != pytest.approx(chat["eval_ref_nll"], rel=1e-3)

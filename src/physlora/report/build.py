@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from physlora.report.document import Document
+from physlora.report.experiment_sections import origin_table, validation_section
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
 from physlora.report.sections import eval_set, run_header, sample_answers, training_loss, training_summary
@@ -28,9 +29,12 @@ def build_document(run_dir: Path) -> Document:
     doc = Document(title=f"physlora run {run_dir.name}")
     doc.blocks += run_header(run_dir.name, cfg)
     doc.blocks += training_summary(metrics.train)
+    doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
-    doc.blocks += training_loss(_rows(run_dir / "train_log.jsonl"), run_dir)
+    log = _rows(run_dir / "train_log.jsonl")
+    doc.blocks += training_loss(log, run_dir)
+    doc.blocks += validation_section(log, metrics.train, run_dir)
     doc.blocks += sample_answers(_rows(run_dir / "predictions.jsonl"), samples_limit if isinstance(samples_limit, int) else 5)
     return doc
 
