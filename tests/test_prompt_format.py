@@ -63,3 +63,16 @@ def test_in_training_validation_scores_with_the_runs_prompt_format(small, fixtur
     want = reference_nll(small.model, small.tokenizer, records, system_prompt=SYSTEM, style=PLAIN)
     assert plain["eval_ref_nll"] == pytest.approx(sum(want) / len(want), rel=1e-4)
     assert plain["eval_ref_nll"] != pytest.approx(chat["eval_ref_nll"], rel=1e-3)
+
+
+@pytest.mark.parametrize("override", ["data.format=tools", "data.format=mixed", "eval.mode=tools", "eval.mode=both"])
+def test_plain_prompts_and_tool_exchanges_are_one_clear_error(override):
+    """A tool exchange is a chat of model/tool/model turns: there is no lm-eval plain form to give it."""
+    from physlora.experiments.common import check_prompt_format, prompt_style
+
+    cfg = load_config(None, ["prompt.format=plain", override])
+    with pytest.raises(PhysloraError, match="prompt.format=plain needs data.format=plain and eval.mode=plain"):
+        check_prompt_format(cfg)
+    with pytest.raises(PhysloraError):
+        prompt_style(cfg)
+    check_prompt_format(load_config(None, [override]))  # chat prompts: fine

@@ -145,6 +145,7 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         difficulty=_text(get("difficulty")) or None,
         answer_type=canonical_answer_type(_text(get("answer_type"))),
         tolerance=_tolerance(get("tolerance")),
+        program=_text(get("program")) or None,
     )
 
 

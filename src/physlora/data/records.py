@@ -1,9 +1,11 @@
 """The native physics Q&A record, and what loading a source gives back.
 
-Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?, answer_type?, tolerance?}.
-Multiple choice is a record whose `choices` is a list and whose `answer` is one of them. `answer_type`
+Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?, answer_type?, tolerance?,
+program?}. Multiple choice is a record whose `choices` is a list and whose `answer` is one of them. `answer_type`
 tells the physics check how to read the answer (see ANSWER_TYPES; inferred from the answer when absent)
 and `tolerance` is its relative tolerance for numbers (the evaluation's default, 5%, when absent).
+`program` is Python code that computes the answer (prints it with its unit): tool-format training and
+the reference for the program sandbox (physlora.tools).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "answer_type", "tolerance")
+OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "answer_type", "tolerance", "program")
 
 # The answer types the physics check knows (physlora.grading.answer_types reads each), and the names
 # benchmarks use for them: UGPhysics NV/EX/EQ/IN/TF/MC, OlympiadBench Numerical/Expression/Equation/
@@ -57,6 +59,7 @@ class Record:
     difficulty: str | None = None
     answer_type: str | None = None  # one of ANSWER_TYPES; None: inferred from the answer
     tolerance: float | None = None  # relative tolerance for numeric answers; None: the evaluation's default
+    program: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -73,9 +73,18 @@ def print_metrics(label: str, out: EvalOutput) -> None:
     say(f"{label}: " + "  ".join(parts))
 
 
+def check_prompt_format(cfg: RunConfig) -> None:
+    """The tool exchange (data.format tools/mixed, eval.mode tools/both) is a conversation of model, tool and
+    model turns in the chat template: it has no plain (lm-eval) form."""
+    if cfg.prompt.format == "plain" and (cfg.data.format != "plain" or cfg.eval.mode != "plain"):
+        raise PhysloraError(f"prompt.format=plain needs data.format=plain and eval.mode=plain (got data.format="
+                            f"{cfg.data.format}, eval.mode={cfg.eval.mode}): tool exchanges use the chat template")
+
+
 def prompt_style(cfg: RunConfig, records: list[Record] = ()) -> PromptStyle:
     """The configured prompt format (`prompt.format`). In plain format a benchmark's questions, which it
     renders whole (description, shots, options, 'Answer:'), are used as they are, as lm-eval does."""
+    check_prompt_format(cfg)
     rendered = bool(records) and all(r.extra.get("rendered") for r in records)
     return PromptStyle(cfg.prompt.format, "{question}" if rendered else PLAIN_PROMPT)
 

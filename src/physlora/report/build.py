@@ -10,6 +10,7 @@ from physlora.report.experiment_sections import origin_table, validation_section
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
 from physlora.report.sections import eval_set, run_header, sample_answers, training_loss, training_summary
+from physlora.report.tools_section import tool_sections
 from physlora.results.io import atomic_write_text, read_jsonl
 from physlora.results.schema import RunMetrics, read_result
 
@@ -32,10 +33,12 @@ def build_document(run_dir: Path) -> Document:
     doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
+    predictions = _rows(run_dir / "predictions.jsonl")
+    doc.blocks += tool_sections(metrics, predictions)
     log = _rows(run_dir / "train_log.jsonl")
     doc.blocks += training_loss(log, run_dir)
     doc.blocks += validation_section(log, metrics.train, run_dir)
-    doc.blocks += sample_answers(_rows(run_dir / "predictions.jsonl"), samples_limit if isinstance(samples_limit, int) else 5)
+    doc.blocks += sample_answers(predictions, samples_limit if isinstance(samples_limit, int) else 5)
     return doc
 
 

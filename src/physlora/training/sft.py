@@ -19,7 +19,8 @@ from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
-from physlora.prompting import PromptStyle, encode_example
+from physlora.distributed import is_main_process
+from physlora.prompting import PromptStyle
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.results.schema import TrainSummary
@@ -58,12 +59,21 @@ def set_threads(num_threads: int | None) -> None:
         torch.set_num_threads(num_threads or max(1, cores // local_procs))
 
 
-def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int,
-                     style: PromptStyle | None = None):
-    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping)."""
+def tokenize_records(
+    tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain",
+    sandbox=None, style: PromptStyle | None = None,
+):
+    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping), in `data_format`
+    (plain | tools | mixed, see physlora.training.tool_format; programs run in `sandbox`, or a new one), with
+    `style`'s prompt format (prompt.format)."""
     from datasets import Dataset
 
-    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length, style) for r in records]
+    from physlora.training.tool_format import encode_records
+
+    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format, sandbox, style)
+    if data_format != "plain" and is_main_process():
+        print(f"[physlora] training data: {encoded_set.summary()}", flush=True)
+    encoded = encoded_set.examples
     ds = Dataset.from_dict(
         {
             "input_ids": [e.input_ids for e in encoded],
@@ -224,6 +234,8 @@ def train_lora(
     extra_callbacks: list | None = None,
     validation: list | None = None,
     style: PromptStyle | None = None,
+    data_format: str = "plain",
+    sandbox=None,
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
@@ -233,7 +245,8 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, style)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format, sandbox,
+                                          style)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora, train.init_adapter)
