@@ -76,3 +76,10 @@ def test_plain_prompts_and_tool_exchanges_are_one_clear_error(override):
     with pytest.raises(PhysloraError):
         prompt_style(cfg)
     check_prompt_format(load_config(None, [override]))  # chat prompts: fine
+
+
+def test_ask_with_tools_in_plain_format_fails_before_loading_a_model(capsys):
+    from physlora.cli import main
+
+    assert main(["ask", "--tools", "--model", "no/such-model", "What is 2+2?", "prompt.format=plain"]) == 2
+    assert "ask --tools needs prompt.format=chat" in capsys.readouterr().err

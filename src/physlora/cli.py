@@ -254,6 +254,8 @@ def _ask(args: argparse.Namespace, cfg) -> int:
     from physlora.models.loading import load_model
     from physlora.prompting import PromptStyle
 
+    if getattr(args, "tools", False) and cfg.prompt.format == "plain":  # before the model load
+        raise PhysloraError("ask --tools needs prompt.format=chat: a tool exchange uses the chat template")
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
     if getattr(args, "tools", False):
