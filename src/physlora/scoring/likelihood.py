@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from physlora.data.records import Record
-from physlora.prompting import encode_example
+from physlora.prompting import PromptStyle, encode_example
 from physlora.registry import declare_metric
 from physlora.scoring.batched import ScoreRequest, score_requests
 
@@ -29,11 +29,12 @@ def reference_nll(
     tokens_per_batch: int = DEFAULT_TOKENS_PER_BATCH,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[float]:
     """Mean negative log-likelihood per answer token of each reference answer given its prompt.
     Forward passes hold up to `tokens_per_batch` padded tokens (and at most `batch_size` rows, if given);
     the prompt prefix every question shares (system prompt, template header) runs once."""
-    examples = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    examples = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length, style) for r in records]
     requests = [ScoreRequest(e.input_ids, _first_scored(e.labels)) for e in examples]
     scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, tokens_per_batch=tokens_per_batch,
                             max_rows=batch_size, progress=progress)

@@ -19,7 +19,7 @@ import torch
 
 from physlora.data.records import LETTERS, Record
 from physlora.errors import PhysloraError
-from physlora.prompting import build_prompt, encode_text
+from physlora.prompting import PromptStyle, build_prompt, encode_text
 from physlora.registry import declare_metric
 from physlora.scoring.batched import ScoreRequest, score_requests
 from physlora.scoring.likelihood import DEFAULT_TOKENS_PER_BATCH
@@ -97,12 +97,13 @@ def _rotations(choices: list[str], how_many: int) -> list[list[str]]:
     return [[choices[(j + k) % n] for j in range(n)] for k in range(how_many)]
 
 
-def _question_requests(tokenizer, rec: Record, system_prompt: str | None, metrics: set[str]):
+def _question_requests(tokenizer, rec: Record, system_prompt: str | None, metrics: set[str],
+                       style: PromptStyle | None = None):
     """(option requests, rotation requests) of one question."""
-    prompt = build_prompt(tokenizer, rec.question, system_prompt)
+    prompt = build_prompt(tokenizer, rec.question, system_prompt, style=style)
     options = option_requests(tokenizer, prompt, rec.choices) if metrics & {"acc", "acc_norm"} else []
     n_rot = len(rec.choices) if "circular" in metrics else 1 if "letter" in metrics else 0
-    prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt)
+    prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt, style=style)
                for rot in _rotations(rec.choices, n_rot)]
     return options, letter_requests(tokenizer, prompts, len(rec.choices)) if prompts else []
 
@@ -132,6 +133,21 @@ def _row(rec: Record, metrics: set[str], ll: list[float], letter_picks: list[int
     return row
 
 
+def _score_rendered(model, tokenizer, rec: Record, system_prompt: str | None, style: PromptStyle | None) -> dict:
+    """A benchmark question whose prompt already lists the options (MMLU, GPQA): the continuations are the
+    option labels after lm-eval's target delimiter (' A' or ' (A)'), acc_norm divides by the label's length,
+    as lm-evaluation-harness scores its multiple-choice tasks. Lettered/circular variants do not apply."""
+    targets = rec.extra["mc_targets"]
+    delimiter = rec.extra.get("target_delimiter", " ")
+    prompt = build_prompt(tokenizer, rec.question, system_prompt, style=style)
+    ll = choice_loglikelihoods(model, tokenizer, prompt, [delimiter + t for t in targets])
+    gold = rec.answer_index
+    pred = max(range(len(ll)), key=lambda i: ll[i])
+    pred_norm = max(range(len(ll)), key=lambda i: ll[i] / max(len(targets[i]), 1))
+    return {"prediction": rec.choices[pred], "acc": float(pred == gold), "acc_norm": float(pred_norm == gold),
+            "letter": None, "circular": None, "loglik": ll}  # fmt: skip
+
+
 def score_multiple_choice(
     model,
     tokenizer,
@@ -141,23 +157,33 @@ def score_multiple_choice(
     metrics: Sequence[str] = MC_METRICS,
     tokens_per_batch: int = DEFAULT_TOKENS_PER_BATCH,
     progress: Callable[[int], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[dict]:
     """Per question: the option picked (by log-likelihood, or by letter when only letter/circular are asked),
-    and for each metric of `metrics` whether it is right."""
+    and for each metric of `metrics` whether it is right. Questions whose prompt already lists the options
+    (`mc_targets`) are scored one at a time by their labels; all others are batched across questions."""
     wanted = set(metrics)
     if not wanted or wanted - set(MC_METRICS):
         raise PhysloraError(f"eval.mc_metrics must be a non-empty subset of {list(MC_METRICS)}, got {list(metrics)}")
-    per_question = [_question_requests(tokenizer, rec, system_prompt, wanted) for rec in records]
+    rows: list[dict | None] = [None] * len(records)
+    for k, rec in enumerate(records):
+        if rec.extra.get("mc_targets"):
+            full = _score_rendered(model, tokenizer, rec, system_prompt, style)
+            rows[k] = {key: v for key, v in full.items() if key in wanted or key in ("prediction", "loglik")}
+            if progress:
+                progress(1)
+    batched = [k for k, row in enumerate(rows) if row is None]
+    per_question = [_question_requests(tokenizer, records[k], system_prompt, wanted, style) for k in batched]
     requests = [r for options, letters in per_question for r in options + letters]
     scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, tokens_per_batch=tokens_per_batch,
-                            progress=_per_question(progress, len(records), len(requests)))
-    rows, at = [], 0
-    for rec, (options, letters) in zip(records, per_question):
+                            progress=_per_question(progress, len(batched), len(requests)))
+    at = 0
+    for k, (options, letters) in zip(batched, per_question):
         ll = [s.logprob for s in scores[at : at + len(options)]]
         at += len(options)
         picks = [_argmax(s.candidate_logprobs) for s in scores[at : at + len(letters)]]
         at += len(letters)
-        rows.append(_row(rec, wanted, ll, picks))
+        rows[k] = _row(records[k], wanted, ll, picks)
     return rows
 
 

@@ -26,6 +26,7 @@ from transformers import Trainer
 
 from physlora.data.records import Record
 from physlora.errors import PhysloraError
+from physlora.prompting import PromptStyle
 from physlora.registry import metric_info
 
 VALIDATION_METRICS = {"freeform": ["ref_nll", "rouge_l", "physics"], "mc": ["acc", "acc_norm"]}
@@ -93,8 +94,10 @@ class PhysicsValidator:
     """Scores a model (in place, restoring train mode) on the validation sets; returns flat metrics."""
 
     def __init__(self, sets: list[ValidationSet], tokenizer, *, system_prompt: str | None, max_length: int = 512,
-                 generate: int = 0, max_new_tokens: int = 64, rel_tol: float = 0.05, batch_size: int = 16):
+                 generate: int = 0, max_new_tokens: int = 64, rel_tol: float = 0.05, batch_size: int = 16,
+                 style: PromptStyle | None = None):
         self.sets = [s for s in sets if s.records]
+        self.style = style  # prompt.format of the run: validation sees the prompts training saw
         self.tokenizer, self.system_prompt, self.max_length = tokenizer, system_prompt, max_length
         self.generate, self.max_new_tokens, self.rel_tol, self.batch_size = generate, max_new_tokens, rel_tol, batch_size
 
@@ -118,23 +121,25 @@ class PhysicsValidator:
 
         mine = _my_share(s.records)
         nll = reference_nll(model, self.tokenizer, [s.records[i] for i in mine], system_prompt=self.system_prompt,
-                            max_length=self.max_length, batch_size=self.batch_size) if mine else []
+                            max_length=self.max_length, batch_size=self.batch_size, style=self.style) if mine else []
         out = {"ref_nll": _gather(mine, nll, len(s.records))}
         if self.generate:
             out |= self._score_generated(model, s.records[: self.generate])
         return out
 
     def _score_generated(self, model, records: list[Record]) -> dict[str, list]:
-        from physlora.grading.physics_check import check_answer
+        from physlora.grading.physics_check import grade
         from physlora.grading.text_metrics import rouge_l
         from physlora.inference.generate import generate_answers
 
         mine = _my_share(records)
         answers = generate_answers(model, self.tokenizer, [records[i].question for i in mine],
                                    system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens,
-                                   batch_size=self.batch_size) if mine else []
+                                   batch_size=self.batch_size, style=self.style) if mine else []
         rouge = [rouge_l(a, records[i].answer) for a, i in zip(answers, mine)]
-        physics = [check_answer(a, records[i].answer, rel_tol=self.rel_tol) for a, i in zip(answers, mine)]
+        physics = [grade(a, records[i].answer, answer_type=records[i].answer_type, choices=records[i].choices,
+                         tolerance=self.rel_tol if records[i].tolerance is None else records[i].tolerance)
+                   for a, i in zip(answers, mine)]
         return {"rouge_l": _gather(mine, rouge, len(records)), "physics": _gather(mine, physics, len(records))}
 
     def _score_mc(self, model, s: ValidationSet) -> dict[str, list]:
@@ -143,7 +148,7 @@ class PhysicsValidator:
         records = [r for r in s.records if r.is_mc]
         mine = _my_share(records)
         rows = score_multiple_choice(model, self.tokenizer, [records[i] for i in mine], system_prompt=self.system_prompt,
-                                     metrics=VALIDATION_METRICS["mc"]) if mine else []
+                                     metrics=VALIDATION_METRICS["mc"], style=self.style) if mine else []
         return {m: _gather(mine, [row[m] for row in rows], len(records)) for m in VALIDATION_METRICS["mc"]}
 
 
