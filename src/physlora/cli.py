@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve.add_parser(sub)
 
+    from physlora.retrieval import command as retrieval_command
+
+    retrieval_command.add_parsers(sub)
+
     p = sub.add_parser("report", help="rebuild report.md from a run folder")
     p.add_argument("run_dir")
 
@@ -139,6 +143,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from physlora.serve import app as serve
 
         return serve.main(args)
+    if args.command in ("index", "search"):
+        from physlora.retrieval import command as retrieval_command
+
+        return retrieval_command.main(args)
     if args.command == "report":
         from physlora.report.markdown import build_report
 
