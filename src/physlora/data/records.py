@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty")
+# passage_id / source: the gold passage (an index anchor such as `notes.md#section`) or document of the
+# answer, for retrieval recall and citation accuracy (physlora.retrieval)
+OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "passage_id", "source")
 
 
 LETTERS = "ABCDEFGHIJ"
@@ -26,6 +28,8 @@ class Record:
     explanation: str | None = None
     topic: str | None = None
     difficulty: str | None = None
+    passage_id: str | None = None
+    source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -118,10 +118,11 @@ class _SectionPacker:
 
     @staticmethod
     def length(units: list[_Unit]) -> int:
-        return sum(len(u.text) + 1 for u in units)
+        return len(_join(units))
 
     def add(self, unit: _Unit) -> None:
-        if len(self.current) > self.carried and self.length(self.current) + len(unit.text) > self.size:
+        # a cut at an earlier block boundary carries units forward, which may still leave no room: cut again
+        while len(self.current) > self.carried and self.length([*self.current, unit]) > self.size:
             self._cut()
         self.current.append(unit)
 
@@ -138,9 +139,11 @@ class _SectionPacker:
         self.done.append(emitted)
         tail: list[_Unit] = []
         for u in reversed(emitted[self.carried:][1:]):  # whole units from the end, never the whole chunk
-            if self.length(tail) + len(u.text) > self.overlap:
+            if self.length([u, *tail]) > self.overlap:
                 break
             tail.insert(0, u)
+        if tail and rest and self.length(tail + rest) > self.size:
+            tail = []  # the overlap is a nicety; the size limit is not
         self.current, self.carried = tail + rest, len(tail)
 
     def finish(self) -> list[list[_Unit]]:
