@@ -109,8 +109,29 @@ def _split_question_overrides(args: argparse.Namespace) -> None:
             args.overrides = [o for o in args.overrides if "=" in o]
 
 
+def dotted_flags_as_overrides(argv: list[str]) -> list[str]:
+    """`--retrieval.index DIR` / `--retrieval.k=3` (a config key written as a flag) -> `retrieval.index=DIR`."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        key = a[2:].split("=", 1)[0] if a.startswith("--") else ""
+        if "." in key and not key.startswith("."):
+            if "=" in a:
+                out.append(a[2:])
+            elif i + 1 < len(argv):
+                out.append(f"{key}={argv[i + 1]}")
+                i += 1
+            else:
+                out.append(a)  # a dotted flag with no value: argparse names the problem
+        else:
+            out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = dotted_flags_as_overrides(sys.argv[1:] if argv is None else list(argv))
     # key=value overrides may sit anywhere among the flags (argparse only takes one positional run)
     args, extra = parser.parse_known_args(argv)
     stray = [e for e in extra if e.startswith("-") or "=" not in e]
@@ -196,17 +217,44 @@ def _ask(args: argparse.Namespace, cfg) -> int:
 
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
+    sources = _sources(cfg, loaded.tokenizer)
     if args.question:
-        answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
+        prompt, passages = sources(args.question)
+        answer = generate_answers(loaded.model, loaded.tokenizer, [prompt], system_prompt=cfg.system_prompt,
                                   max_new_tokens=args.max_new_tokens, batch_size=1)[0]
         print(answer)
+        _print_sources(answer, passages)
         return 0
-    chat(loaded, cfg.system_prompt, args.max_new_tokens)
+    chat(loaded, cfg.system_prompt, args.max_new_tokens, sources=sources)
     return 0
 
 
-def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print) -> None:
-    """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves."""
+def _sources(cfg, tokenizer):
+    """question -> (prompt question, passages): with `retrieval.index`, the question with its passages."""
+    if not cfg.retrieval.index:
+        return lambda q: (q, [])
+    from physlora.retrieval.augment import prompt_with_sources
+    from physlora.retrieval.search import Retriever
+
+    retriever = Retriever.open(cfg.retrieval.index)
+    return lambda question: prompt_with_sources(question, retriever, tokenizer, cfg.retrieval)
+
+
+def _print_sources(answer: str, passages, write=print) -> None:
+    from physlora.retrieval.context import citations
+
+    if not passages:
+        return
+    cited = {c["n"] for c in citations(answer, passages) if c["valid"]}
+    write("sources:")
+    for p in passages:
+        write(f"  [{p.n}]{'*' if p.n in cited else ' '} {p.title} ({p.chunk.span()})")
+
+
+def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print, sources=None) -> None:
+    """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves.
+    `sources(question) -> (prompt, passages)` adds retrieved passages to each question (history keeps the
+    plain question)."""
     from physlora.inference.generate import stream_answer
     from physlora.prompting import encode_prompt
 
@@ -226,13 +274,15 @@ def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, wri
             continue
         if not question:
             continue
-        ids = encode_prompt(loaded.tokenizer, question, system_prompt, history)
+        prompt, passages = sources(question) if sources else (question, [])
+        ids = encode_prompt(loaded.tokenizer, prompt, system_prompt, history)
         write("model> ", end="", flush=True)
         pieces = []
         for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):
             pieces.append(piece)
             write(piece, end="", flush=True)
         write("")
+        _print_sources("".join(pieces), passages, write)
         history.append((question, "".join(pieces).strip()))
 
 

@@ -44,6 +44,10 @@ class DataSection(_Section):
     max_train_examples: int | None = Field(None, gt=0)
     max_eval_examples: int | None = Field(None, gt=0)
     skip_invalid: bool = False
+    # retrieval-aware training (needs retrieval.index): none | retrieved (top-k passages) | gold (the record's
+    # gold passage among distractors; records without one get the retrieved passages) | mixed (per record:
+    # no passages, gold + distractors, or distractors only)
+    retrieval: Literal["none", "gold", "retrieved", "mixed"] = "none"
 
 
 class LoraSection(_Section):
@@ -92,6 +96,17 @@ class EvalSection(_Section):
     samples_in_report: int = Field(5, ge=0)
 
 
+class RetrievalSection(_Section):
+    # an index built by `physlora index`; set, eval/run/ask/serve answer with and without its passages
+    index: str | None = None
+    k: int = Field(3, gt=0, le=50)
+    # budget for the passages in the prompt, in tokens of the answering model (cut passages end at a sentence)
+    max_context_tokens: int = Field(500, gt=31)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    # append " [n]" of the gold passage to training answers, so the model learns to cite
+    cite_in_training: bool = True
+
+
 class RunConfig(_Section):
     name: str = "demo"
     output_dir: str = "runs"
@@ -102,6 +117,7 @@ class RunConfig(_Section):
     lora: LoraSection = Field(default_factory=LoraSection)
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
+    retrieval: RetrievalSection = Field(default_factory=RetrievalSection)
 
     @property
     def run_dir(self) -> Path:

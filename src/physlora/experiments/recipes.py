@@ -19,6 +19,7 @@ from physlora.errors import PhysloraError
 from physlora.evaluation.runner import evaluate_records
 from physlora.results.schema import EvalOutput, EvalSet, PairedSet, result_json
 from physlora.evaluation.summary import compare
+from physlora.experiments import retrieval as rx
 from physlora.grading.text_metrics import SemanticScorer
 from physlora.models.loading import load_model
 from physlora.report.markdown import build_report
@@ -87,12 +88,18 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     model, tok = loaded.model, loaded.tokenizer
     say(f"model: {cfg.model.name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params) on {model.device}")
     semantic = _semantic(cfg.eval, [r for records in eval_sets.values() for r in records])
+    retriever = rx.open_retriever(cfg)
 
     def evaluate_all(label: str) -> list[EvalOutput]:
         return [_cached_or_evaluate(run_dir / f"eval_{label}_{i}.json", resume, label, model, tok, records, cfg, semantic)
                 for i, records in enumerate(eval_sets.values())]
 
+    def evaluate_all_with_retrieval(label: str) -> list[EvalOutput]:
+        return [rx.with_retrieval(run_dir / f"eval_{label}_{i}_retrieval.json", resume, label, model, tok, records, cfg,
+                                  semantic, retriever, say) for i, records in enumerate(eval_sets.values())] if retriever else []
+
     bases = evaluate_all("base")
+    bases_with = evaluate_all_with_retrieval("base")
 
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
@@ -106,7 +113,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
 
         say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
         model, result = train_lora(
-            model, tok, train_records, run_dir, lora=cfg.lora, train=cfg.train,
+            model, tok, rx.training_records(train_records, cfg, retriever, tok, say), run_dir, lora=cfg.lora, train=cfg.train,
             system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
         )
         if result.truncated:
@@ -117,6 +124,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         write_json(summary_path, train_info)
 
     tuneds = evaluate_all("tuned")
+    tuneds_with = evaluate_all_with_retrieval("tuned")
 
     n_res = cfg.eval.bootstrap_resamples
     blocks = {
@@ -127,6 +135,11 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         ))
         for name, base, tuned in zip(eval_sets, bases, tuneds)
     }
+    for name, base, base_w, tuned, tuned_w in zip(eval_sets, bases, bases_with, tuneds, tuneds_with):
+        blocks[name]["retrieval"] = rx.run_block(base, base_w, tuned, tuned_w, cfg)
+        for line in rx.summary_lines(f"{name} base", blocks[name]["retrieval"]["base"]) + \
+                rx.summary_lines(f"{name} tuned", blocks[name]["retrieval"]["tuned"]):
+            say(line)
     metrics = {
         "config": cfg.model_dump(mode="json"),
         "sets": blocks,
@@ -134,8 +147,10 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
         "seconds_total": time.perf_counter() - started,
     }
     write_json(run_dir / "metrics.json", metrics)
-    write_jsonl(run_dir / "predictions.jsonl",
-                [row for name, b, t in zip(eval_sets, bases, tuneds) for row in _paired_predictions(b, t, name)])
+    predictions = [_paired_predictions(b, t, name) for name, b, t in zip(eval_sets, bases, tuneds)]
+    for rows, base_w, tuned_w in zip(predictions, bases_with, tuneds_with):
+        _retrieval_predictions(rows, base_w, tuned_w)
+    write_jsonl(run_dir / "predictions.jsonl", [row for rows in predictions for row in rows])
     report = build_report(run_dir)
     say(f"report: {report}")
     return run_dir
@@ -197,6 +212,17 @@ def _paired_predictions(base: EvalOutput, tuned: EvalOutput, set_name: str) -> l
     return rows
 
 
+def _retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_with: EvalOutput) -> None:
+    """Beside each paired prediction: the base and tuned answers with retrieval, and what was retrieved."""
+    by_id = {label: {r["id"]: r for r in out.rows} for label, out in (("base", base_with), ("tuned", tuned_with))}
+    for row in rows:
+        for label in ("base", "tuned"):
+            w = by_id[label].get(row["id"], {})
+            row[f"{label}_retrieval_answer"] = w.get("prediction")
+            row[f"{label}_citations"] = w.get("citations")
+        row["retrieval"] = by_id["base"].get(row["id"], {}).get("retrieval")
+
+
 def _print_metrics(label: str, out: EvalOutput) -> None:
     parts = []
     for m in out.metric_names:
@@ -223,6 +249,7 @@ def evaluate_sets(
         if s.skipped:
             say(s.skip_summary())
     loaded = load_model(model_name, adapter=adapter, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
+    retriever = rx.open_retriever(cfg)
     semantic = None
     blocks, predictions = {}, []
     for name, loaded_set in sets.items():
@@ -236,11 +263,26 @@ def evaluate_sets(
                                semantic=semantic, seed=cfg.seed, label=name, cache=partial)
         _print_metrics(name, out)
         blocks[loaded_set.source] = eval_block(out, loaded_set.source)
-        predictions += [{"set": loaded_set.source, **r} for r in out.rows]
+        rows = [{"set": loaded_set.source, **r} for r in out.rows]
+        if retriever is not None:
+            with_out = rx.with_retrieval(partial.with_name(partial.name.replace(".partial.jsonl", "_retrieval.json")),
+                                         resume, name, loaded.model, loaded.tokenizer, records, cfg, semantic, retriever, say)
+            _print_metrics(f"{name} + retrieval", with_out)
+            blocks[loaded_set.source]["retrieval"] = rx.retrieval_block(out, with_out, cfg, cfg.seed)
+            for line in rx.summary_lines(name, blocks[loaded_set.source]["retrieval"]):
+                say(line)
+            rows = rx.merge_predictions(rows, with_out.rows)
+        predictions += rows
     result = {"model": model_name, "adapter": adapter, "sets": blocks, "environment": environment()}
     write_json(out_dir / "metrics.json", result)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
-    for partial in out_dir.glob("answers_*.partial.jsonl"):
+    if retriever is not None:
+        from physlora.report.retrieval import eval_markdown
+
+        text = eval_markdown(result)
+        atomic_write_text(out_dir / "retrieval.md", text + "\n")
+        print(text)
+    for partial in [*out_dir.glob("answers_*.partial.jsonl"), *out_dir.glob("answers_*_retrieval.json")]:
         partial.unlink()
     return result
 
@@ -260,6 +302,7 @@ def train_only(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume
     records = _cap(train_set.records, d.max_train_examples)
     loaded = load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
     say(f"LoRA fine-tuning {cfg.model.name} on {len(records)} examples for {cfg.train.max_steps} steps")
+    records = rx.training_records(records, cfg, rx.open_retriever(cfg), loaded.tokenizer, say)
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
                            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
     if is_main_process():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from physlora.report.html import to_html
 from physlora.report.plots import plot_loss, plot_metrics
+from physlora.report.retrieval import passage_samples, run_set_section
 from physlora.results.io import atomic_write_text, read_jsonl, slug
 
 
@@ -105,6 +106,7 @@ def build_report(run_dir: Path) -> Path:
         tt = topic_table(block, main_metric)
         if tt:
             lines += ["### By topic", ""] + tt + [""]
+        lines += run_set_section(block)
     if log:
         lines += ["## Training loss", ""]
         if plot_loss(log, run_dir / "loss.png"):
@@ -125,6 +127,7 @@ def build_report(run_dir: Path) -> Path:
                 f"- tuned: {p['tuned_answer']}",
                 "",
             ]
+    lines += passage_samples(preds)
     out = run_dir / "report.md"
     text = "\n".join(lines)
     atomic_write_text(out, text)

@@ -146,6 +146,7 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
     tuned = tuned if tuned is not None else load_tuned(cfg, run_dir)
     new_tokens = max_new_tokens or cfg.eval.max_new_tokens
     lock = threading.Lock()
+    sources = _retrieval_sources(cfg, base.tokenizer)
 
     labels, lower_is_better = _metric_labels(metrics)
     info = {
@@ -206,15 +207,33 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
 
         with lock:
             started = time.perf_counter()
+            prompt, passages = sources(question)
             answers = {
-                key: generate_answers(m.model, m.tokenizer, [question], system_prompt=cfg.system_prompt,
+                key: generate_answers(m.model, m.tokenizer, [prompt], system_prompt=cfg.system_prompt,
                                       max_new_tokens=new_tokens, batch_size=1)[0]
                 for key, m in (("base", base), ("tuned", tuned))
             }
             seconds = time.perf_counter() - started
-        return {**answers, "seconds": round(seconds, 3)}
+        return {**answers, "seconds": round(seconds, 3), "passages": passages}
 
     return app
+
+
+def _retrieval_sources(cfg, tokenizer):
+    """question -> (prompt, passages as the page shows them); passages only when the run used an index.
+    Passage texts are the user's documents: the page puts them in with textContent, never as HTML."""
+    if not cfg.retrieval.index:
+        return lambda q: (q, [])
+    from physlora.retrieval.augment import passage_view, prompt_with_sources
+    from physlora.retrieval.search import Retriever
+
+    retriever = Retriever.open(cfg.retrieval.index)
+
+    def sources(question: str):
+        prompt, passages = prompt_with_sources(question, retriever, tokenizer, cfg.retrieval)
+        return prompt, [passage_view(p, retriever) for p in passages]
+
+    return sources
 
 
 # ---------------------------------------------------------------- command line
