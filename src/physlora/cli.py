@@ -110,23 +110,24 @@ def _split_question_overrides(args: argparse.Namespace) -> None:
 
 
 def dotted_flags_as_overrides(argv: list[str]) -> list[str]:
-    """`--retrieval.index DIR` / `--retrieval.k=3` (a config key written as a flag) -> `retrieval.index=DIR`."""
-    out, i = [], 0
+    """`--retrieval.index DIR` / `--retrieval.k=3` (a config key written as a flag) -> `retrieval.index=DIR`,
+    moved to the end so that it never takes the place of a positional argument (ask's question)."""
+    out, overrides, i = [], [], 0
     while i < len(argv):
         a = argv[i]
         key = a[2:].split("=", 1)[0] if a.startswith("--") else ""
         if "." in key and not key.startswith("."):
             if "=" in a:
-                out.append(a[2:])
+                overrides.append(a[2:])
             elif i + 1 < len(argv):
-                out.append(f"{key}={argv[i + 1]}")
+                overrides.append(f"{key}={argv[i + 1]}")
                 i += 1
             else:
                 out.append(a)  # a dotted flag with no value: argparse names the problem
         else:
             out.append(a)
         i += 1
-    return out
+    return out + overrides
 
 
 def main(argv: list[str] | None = None) -> int:

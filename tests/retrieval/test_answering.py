@@ -154,3 +154,33 @@ def test_run_with_retrieval_aware_training_reports_lost_and_gained(sets, library
     assert "Sample answers with retrieval" in report
     preds = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     assert all("tuned_retrieval_answer" in p and p["retrieval"]["passages"] for p in preds)
+
+
+def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, small, capsys):
+    """`ask` prints the answer and its sources; the serve API returns the passages both models saw, with
+    their place in the user's files (the page shows them with textContent)."""
+    from fastapi.testclient import TestClient
+
+    from physlora.config import load_config
+    from physlora.results.io import atomic_write_text, write_json, write_jsonl
+    from physlora.serve.app import create_app
+
+    assert main(["ask", "--retrieval.index", str(library_index), "--max-new-tokens", "8",
+                 "What is the escape velocity of a planet?", "retrieval.k=2"]) == 0
+    printed = capsys.readouterr().out
+    assert "sources:" in printed and "orbits.pdf > Escape velocity (p. 2)" in printed
+
+    run = tmp_path / "run"
+    cfg = load_config(None, [f"retrieval.index={library_index}", "retrieval.k=2", "eval.max_new_tokens=8"])
+    atomic_write_text(run / "config.yaml", cfg.to_yaml())
+    write_json(run / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {}})
+    write_jsonl(run / "predictions.jsonl", [])
+    atomic_write_text(run / "adapter" / "adapter_config.json", "{}")  # never loaded: the tuned model is passed in
+    with TestClient(create_app(run, base=small, tuned=small)) as client:
+        r = client.post("/api/ask", json={"question": "How do the beats of two tones arise?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert [p["n"] for p in body["passages"]] == [1, 2] and body["base"] == body["tuned"]
+    top = body["passages"][0]
+    assert top["doc"] == "waves.md" and top["heading"] == "Waves > Beats" and top["span"] == "lines 11-11"
+    assert top["path"].endswith("waves.md") and "beat frequency" in top["text"]
