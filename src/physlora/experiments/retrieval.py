@@ -4,7 +4,6 @@ hooks; with no index configured none of them does anything."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from physlora.config import RunConfig
@@ -12,8 +11,8 @@ from physlora.data.records import Record
 from physlora.errors import PhysloraError
 from physlora.evaluation.retrieval import evaluate_with_retrieval, retrieval_block, training_effect
 from physlora.evaluation.summary import compare
-from physlora.results.io import write_json
-from physlora.results.schema import EvalOutput, result_json
+from physlora.experiments.common import print_metrics, say
+from physlora.results.schema import EvalOutput
 
 
 def open_retriever(cfg: RunConfig):
@@ -27,7 +26,7 @@ def open_retriever(cfg: RunConfig):
     return Retriever.open(cfg.retrieval.index)
 
 
-def training_records(records: list[Record], cfg: RunConfig, retriever, tokenizer, say) -> list[Record]:
+def training_records(records: list[Record], cfg: RunConfig, retriever, tokenizer) -> list[Record]:
     """`data.retrieval`: the training prompts with passages (none: unchanged)."""
     if retriever is None or cfg.data.retrieval == "none":
         return records
@@ -39,22 +38,18 @@ def training_records(records: list[Record], cfg: RunConfig, retriever, tokenizer
     return out
 
 
-def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic, retriever,
-                   say) -> EvalOutput:
+def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic, retriever
+                   ) -> EvalOutput:
     """Evaluate with passages, kept in the run folder like the plain evaluations (reused by --resume)."""
-    if resume and path.is_file():
-        cached = EvalOutput.model_validate(json.loads(path.read_text(encoding="utf-8")))
-        if [r["id"] for r in cached.rows] == [r.id for r in records]:
-            say(f"resume: reusing the {label} evaluation with retrieval in {path.name}")
-            return cached
-    say(f"evaluating the {label} model with retrieval (k={cfg.retrieval.k}, {cfg.retrieval.index})")
-    partial = path.with_suffix(".partial.jsonl")
-    if not resume:
-        partial.unlink(missing_ok=True)
-    out = evaluate_with_retrieval(model, tok, records, cfg, retriever, semantic=semantic, seed=cfg.seed, label=label,
-                                  cache=partial)
-    write_json(path, result_json(out))
-    partial.unlink(missing_ok=True)
+    from physlora.evaluation.cache import evaluate_cached
+
+    def evaluate(partial: Path) -> EvalOutput:
+        say(f"evaluating {label} with retrieval (k={cfg.retrieval.k}, {cfg.retrieval.index})")
+        return evaluate_with_retrieval(model, tok, records, cfg, retriever, semantic=semantic, seed=cfg.seed,
+                                       label=label, cache=partial)
+
+    out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
+    print_metrics(f"{label} + retrieval", out)
     return out
 
 
@@ -90,6 +85,29 @@ def merge_predictions(rows: list[dict], with_rows: list[dict]) -> list[dict]:
             row["citations"] = w["citations"]
         row["scores_with_retrieval"] = {k: w[k] for k in w if isinstance(w.get(k), (int, float)) and k in row}
     return rows
+
+
+def report_eval(out_dir: Path, result: dict) -> None:
+    """OUT/retrieval.md (and the same tables on the terminal) for `physlora eval` with an index."""
+    from physlora.report.markdown import to_markdown
+    from physlora.report.retrieval import eval_document
+    from physlora.results.io import atomic_write_text
+    from physlora.untrusted import terminal_text
+
+    text = to_markdown(eval_document(result))
+    atomic_write_text(out_dir / "retrieval.md", text)
+    print(terminal_text(text))
+
+
+def paired_retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_with: EvalOutput) -> None:
+    """Beside each paired prediction of a run: the base and tuned answers with retrieval, and what was retrieved."""
+    by_id = {label: {r["id"]: r for r in out.rows} for label, out in (("base", base_with), ("tuned", tuned_with))}
+    for row in rows:
+        for label in ("base", "tuned"):
+            w = by_id[label].get(row["id"], {})
+            row[f"{label}_retrieval_answer"] = w.get("prediction")
+            row[f"{label}_citations"] = w.get("citations")
+        row["retrieval"] = by_id["base"].get(row["id"], {}).get("retrieval")
 
 
 def run_block(base: EvalOutput, base_with: EvalOutput, tuned: EvalOutput, tuned_with: EvalOutput, cfg: RunConfig) -> dict:

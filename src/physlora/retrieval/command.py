@@ -37,18 +37,24 @@ def _alias() -> str:
     return CORPUS_ALIAS
 
 
+def _print(text: str) -> None:
+    from physlora.untrusted import terminal_text
+
+    print(terminal_text(text))  # file names, headings and passages come from the user's documents
+
+
 def main(args: argparse.Namespace) -> int:
     if args.command == "search":
         return _search(args)
     from physlora.retrieval.index import build_index, format_stats, index_stats
 
     if args.stats:
-        print(format_stats(index_stats(args.stats)))
+        _print(format_stats(index_stats(args.stats)))
         return 0
     if not args.dir or not args.out:
         raise PhysloraError("give a folder and an output: physlora index DIR --out INDEX (or --stats INDEX)")
     report = build_index(args.dir, args.out, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
-                         store=args.store, progress=not args.quiet)
+                         store=args.store, progress=not args.quiet, say=_print)
     m = report.manifest
     b = m["build"]
     print(f"indexed {m['n_files']} files into {m['n_chunks']} chunks in {args.out} "
@@ -63,11 +69,11 @@ def _search(args: argparse.Namespace) -> int:
     hits = Retriever.open(args.index).search(args.query, args.k, args.mode)
     for h in hits:
         if args.json:
-            print(json.dumps(h.to_dict() | {"text": h.chunk.text}, ensure_ascii=False))
+            print(json.dumps(h.to_dict() | {"text": h.chunk.text}))  # ASCII escapes: safe on any terminal
             continue
         d = h.to_dict()
-        print(f"[{h.rank}] {d['doc']} > {d['heading'] or '(top)'} ({d['span']}; score {h.score:.4f})")
-        print("    " + h.chunk.text[:300].replace("\n", "\n    ") + ("..." if len(h.chunk.text) > 300 else ""))
+        _print(f"[{h.rank}] {d['doc']} > {d['heading'] or '(top)'} ({d['span']}; score {h.score:.4f})")
+        _print("    " + h.chunk.text[:300].replace("\n", "\n    ") + ("..." if len(h.chunk.text) > 300 else ""))
     if not hits:
         print("no passages found")
     return 0
