@@ -156,7 +156,7 @@ def test_run_with_retrieval_aware_training_reports_lost_and_gained(sets, library
     assert all("tuned_retrieval_answer" in p and p["retrieval"]["passages"] for p in preds)
 
 
-def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, small, capsys):
+def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, capsys):
     """`ask` prints the answer and its sources; the serve API returns the passages both models saw, with
     their place in the user's files (the page shows them with textContent)."""
     from fastapi.testclient import TestClient
@@ -175,8 +175,17 @@ def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, small,
     atomic_write_text(run / "config.yaml", cfg.to_yaml())
     write_json(run / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {}})
     write_jsonl(run / "predictions.jsonl", [])
-    atomic_write_text(run / "adapter" / "adapter_config.json", "{}")  # never loaded: the tuned model is passed in
-    with TestClient(create_app(run, base=small, tuned=small)) as client:
+    atomic_write_text(run / "adapter" / "adapter_config.json", "{}")  # never loaded: the model is passed in
+    from types import SimpleNamespace
+
+    from peft import LoraConfig, get_peft_model
+
+    from physlora.models.loading import load_model
+
+    fresh = load_model("smollm2-135m-instruct", device="cpu")  # a fresh LoRA (B = 0): tuned answers = base answers
+    peft_model = get_peft_model(fresh.model, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).eval()
+    served = SimpleNamespace(model=peft_model, tokenizer=fresh.tokenizer)
+    with TestClient(create_app(run, model=served), base_url="http://127.0.0.1:8000") as client:
         r = client.post("/api/ask", json={"question": "How do the beats of two tones arise?"})
     assert r.status_code == 200
     body = r.json()
