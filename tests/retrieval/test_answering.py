@@ -193,3 +193,11 @@ def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, capsys
     top = body["passages"][0]
     assert top["doc"] == "waves.md" and top["heading"] == "Waves > Beats" and top["span"] == "lines 11-11"
     assert top["path"].endswith("waves.md") and "beat frequency" in top["text"]
+
+
+def test_config_keys_as_flags():
+    from physlora.cli import dotted_flags_as_overrides
+
+    assert dotted_flags_as_overrides(["ask", "--retrieval.index", "IDX", "--max-new-tokens", "8", "Why?", "--retrieval.k=2"]) == [
+        "ask", "--max-new-tokens", "8", "Why?", "retrieval.index=IDX", "retrieval.k=2"]
+    assert dotted_flags_as_overrides(["eval", "--out", "o.d"]) == ["eval", "--out", "o.d"]  # a dot in a value is not a key
