@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     from physlora.serve import app as serve
 
     serve.add_parser(sub)
+    _add_experiment_parsers(sub)
 
     from physlora.retrieval import command as retrieval_command
 
@@ -86,6 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config")
     c.add_argument("overrides", nargs="*", metavar="key=value")
     return parser
+
+
+def _add_experiment_parsers(sub) -> None:
+    """`sweep` and `compare` (physlora.experiments.sweep / .compare)."""
+    p = sub.add_parser("sweep", help="hyperparameter sweep over any config keys (Optuna here, Ray Tune on a cluster)")
+    p.add_argument("--config", required=True, help="sweep file (see configs/sweep-demo.yaml)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides of the sweep file, e.g. n_trials=4")
+    p = sub.add_parser("compare", help="one table + plot of many runs (and sweeps) on the same eval sets")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_SWEEP", help="run folders and/or sweep folders")
+    p.add_argument("--baseline", default="0", help="the run the others are tested against: index or name (default: the first)")
+    p.add_argument("--out", help="output folder (default: compare/ next to the first run)")
+
+
+def _experiment_command(args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        from physlora.experiments.sweep import sweep
+
+        folder = sweep(args.config, args.overrides)
+        print(f"sweep written to {folder} (summary.md, best_config.yaml)")
+        return 0
+    from physlora.experiments.compare import write_comparison
+
+    stray = [o for o in getattr(args, "overrides", None) or []]
+    if stray:
+        raise PhysloraError(f"compare takes no key=value overrides (got {' '.join(stray)})")
+    out = Path(args.out) if args.out else Path(args.runs[0]).parent / "compare"
+    print(f"wrote {write_comparison(args.runs, out, args.baseline)}")
+    return 0
 
 
 def _resolve_config(args: argparse.Namespace):
@@ -185,6 +214,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "config":
         print(_resolve_config(args).to_yaml(), end="")
         return 0
+    if args.command in ("sweep", "compare"):
+        return _experiment_command(args)
     cfg = _resolve_config(args)
     if args.command == "ask":
         return _ask(args, cfg)

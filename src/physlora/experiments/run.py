@@ -21,7 +21,8 @@ from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
 
 
-def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
+def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
+    """`callbacks`: more TrainerCallbacks for the fine-tuning (a sweep's pruner reports through one)."""
     run_dir, started = cfg.run_dir, time.perf_counter()
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     data = select_run_data(cfg.data, cfg.seed)
@@ -33,7 +34,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
 
     bases = evaluate_all(loaded.model, loaded.tokenizer, data, cfg, "base", resume)
     bases_with = evaluate_all_with_retrieval(loaded.model, loaded.tokenizer, data, cfg, "base", resume, retriever)
-    model, train_summary = fine_tune(loaded, data, cfg, resume, retriever)
+    model, train_summary = fine_tune(loaded, data, cfg, resume, callbacks, retriever)
     tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
     tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, data, cfg, "tuned", resume, retriever)
 
@@ -73,7 +74,35 @@ def evaluate_all_with_retrieval(model, tokenizer, data: RunData, cfg: RunConfig,
             for i, (name, records) in enumerate(data.eval_sets.items())]
 
 
-def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, retriever=None):
+def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
+    """Only the base model's evaluation of a run, into folder/eval_base_<i>.json (the files `run --resume`
+    reuses): a sweep evaluates the base model once and hands the files to every trial."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = select_run_data(cfg.data, cfg.seed)
+    loaded = load_configured_model(cfg)
+    semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
+    paths = [folder / f"eval_base_{i}.json" for i in range(len(data.eval_sets))]
+    for path, (name, records) in zip(paths, data.eval_sets.items()):
+        evaluate_set(loaded.model, loaded.tokenizer, records, cfg, path=path, label=f"the base model on {name}",
+                     resume=True, semantic=semantic)
+    return paths
+
+
+def validation_sets(cfg: RunConfig, train_records: list) -> list:
+    """The sets scored during training (none when train.eval_every is 0); the same on every rank."""
+    if not cfg.train.eval_every:
+        return []
+    from physlora.experiments.validation_sets import load_validation_sets
+
+    sets = load_validation_sets(cfg.data, train_records, cfg.train.eval_max_examples)
+    if sets:
+        say(f"validation every {cfg.train.eval_every} steps on " + ", ".join(
+            f"{s.name or 'the training source'} ({len(s.records)})" for s in sets))
+    return sets
+
+
+def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
+              retriever=None):
     """LoRA fine-tuning (or, when resuming a run whose training had finished, its saved adapter)."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
@@ -88,11 +117,15 @@ def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, retriever=Non
     say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
     train_records = rx.training_records(data.train, cfg, retriever, loaded.tokenizer)  # data.retrieval: passages
     model, result = train_lora(loaded.model, loaded.tokenizer, train_records, run_dir, lora=cfg.lora, train=cfg.train,
-                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume, extra_callbacks=callbacks,
+                               validation=validation_sets(cfg, data.train))
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
             "their questions were shortened (answers kept)")
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    if result.best_step is not None:
+        say(f"best checkpoint by validation {result.select_by}: step {result.best_step} ({result.best_metric:.4f}); "
+            "the saved adapter is that one" + (" (stopped early)" if result.stopped_early else ""))
     summary = result.summary(len(data.train))
     if is_main_process():
         write_json(summary_path, result_json(summary))
@@ -110,6 +143,7 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[Eval
             kind=base.kind, n=len(base.rows), source=name, base=base.metrics, tuned=tuned.metrics,
             comparison=compare(base, tuned, cfg.eval.bootstrap_resamples, cfg.seed),
             by_topic={"base": base.by_topic, "tuned": tuned.by_topic}, metric_info=base.metric_info | tuned.metric_info,
+            origin=data.origins.get(name, "in-distribution"),
         )
         for name, base, tuned in zip(data.eval_sets, bases, tuneds)
     }

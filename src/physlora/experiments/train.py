@@ -22,9 +22,12 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     write_provenance(cfg, out_dir, data, announce_and_check(data))
     loaded = load_configured_model(cfg)
     say(f"LoRA fine-tuning {cfg.model.name} on {len(data.train)} examples for {cfg.train.max_steps} steps")
+    from physlora.experiments.run import validation_sets
+
     records = rx.training_records(data.train, cfg, rx.open_retriever(cfg), loaded.tokenizer)  # data.retrieval
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
-                           system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+                           system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+                           validation=validation_sets(cfg, data.train))
     if is_main_process():
         write_json(out_dir / "train_summary.json", result_json(result.summary(len(data.train))))
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from physlora.report.document import Document
+from physlora.report.experiment_sections import origin_table, validation_section
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
 from physlora.report.retrieval import passage_samples, run_section
@@ -29,10 +30,13 @@ def build_document(run_dir: Path) -> Document:
     doc = Document(title=f"physlora run {run_dir.name}")
     doc.blocks += run_header(run_dir.name, cfg)
     doc.blocks += training_summary(metrics.train)
+    doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
         doc.blocks += run_section(block)  # with vs without retrieval, when the run used an index
-    doc.blocks += training_loss(_rows(run_dir / "train_log.jsonl"), run_dir)
+    log = _rows(run_dir / "train_log.jsonl")
+    doc.blocks += training_loss(log, run_dir)
+    doc.blocks += validation_section(log, metrics.train, run_dir)
     doc.blocks += sample_answers(_rows(run_dir / "predictions.jsonl"), samples_limit if isinstance(samples_limit, int) else 5)
     doc.blocks += passage_samples(_rows(run_dir / "predictions.jsonl"))
     return doc

@@ -134,7 +134,8 @@ def load_served_model(cfg, run_dir: Path, *, say=print):
 
 
 def create_app(run_dir, *, model=None, max_new_tokens: int | None = None, host: str = DEFAULT_HOST,
-               port: int = DEFAULT_PORT, token: str | None = None, max_pending_asks: int = MAX_PENDING_ASKS) -> "FastAPI":
+               port: int = DEFAULT_PORT, token: str | None = None, max_pending_asks: int = MAX_PENDING_ASKS,
+               compare: list[str] | None = None) -> "FastAPI":
     """The web app for one run folder, as bound to host:port (only that Host is served). `model` is a
     LoadedModel-like object (.model a PEFT model, .tokenizer); left out, it is loaded from the run's config
     (base model + RUN_DIR/adapter). With `token`, every /api/ call must send `Authorization: Bearer TOKEN`."""
@@ -157,7 +158,10 @@ def create_app(run_dir, *, model=None, max_new_tokens: int | None = None, host: 
 
     app = FastAPI(title=f"physlora serve: {cfg.name}", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(access.hosts), www_redirect=False)
-    app.add_middleware(Guard, access=access, csp=page_csp(page_html()))  # added last: outermost
+    from physlora.serve.compare_page import compare_html
+
+    # the CSP allows the inline script/style of each page served: the run page, and /compare with --compare
+    app.add_middleware(Guard, access=access, csp=page_csp(page_html() + (compare_html() if compare else "")))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request, exc: RequestValidationError):
@@ -169,6 +173,10 @@ def create_app(run_dir, *, model=None, max_new_tokens: int | None = None, host: 
 
     _add_read_routes(app, cfg, run_dir, metrics, predictions, max_new_tokens or cfg.eval.max_new_tokens)
     _add_ask_route(app, cfg, model, max_new_tokens or cfg.eval.max_new_tokens, max_pending_asks)
+    if compare:  # more runs or sweeps: the /compare page (physlora.serve.compare_page)
+        from physlora.serve.compare_page import add_compare_routes
+
+        add_compare_routes(app, run_dir, compare)
     return app
 
 
@@ -289,6 +297,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                         f"{MIN_TOKEN_CHARS} characters; or set {TOKEN_ENV}); open the printed address, which ends in "
                         "#token=...")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--compare", nargs="+", metavar="RUN_OR_SWEEP", default=None,
+                   help="more run or sweep folders: the page /compare tests them against this run")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="answer length limit (default: eval.max_new_tokens of the run's config)")
 
@@ -344,6 +354,10 @@ def main(args: argparse.Namespace) -> int:
     run_dir = check_run_dir(args.run_dir)
     cfg = load_config(run_dir / "config.yaml")
     _load_run_files(run_dir)  # bad JSON fails now, not after the model load
+    if getattr(args, "compare", None):  # so does a --compare folder that is no run or sweep
+        from physlora.experiments.compare import expand
+
+        expand(args.compare)
     sock = _bind(args.host, args.port)
     try:
         host, port = sock.getsockname()[:2]
@@ -354,7 +368,8 @@ def main(args: argparse.Namespace) -> int:
                 "the token can read this run and make the model answer; prefer the default 127.0.0.1 with an SSH "
                 "tunnel")
         model = load_served_model(cfg, run_dir, say=say)
-        app = create_app(run_dir, model=model, max_new_tokens=args.max_new_tokens, host=host, port=port, token=token)
+        app = create_app(run_dir, model=model, max_new_tokens=args.max_new_tokens, host=host, port=port, token=token,
+                         compare=getattr(args, "compare", None))
         shown = f"[{host}]" if ":" in host else host
         fragment = f"#token={token}" if token else ""
         say(f"serving {run_dir} at http://{shown}:{port}/{fragment} (Ctrl+C to stop)")
