@@ -55,6 +55,9 @@ class DataSection(_Section):
     # gold passage among distractors; records without one get the retrieved passages) | mixed (per record:
     # no passages, gold + distractors, or distractors only)
     retrieval: Literal["none", "gold", "retrieved", "mixed"] = "none"
+    # what training sees: plain question -> answer, tools (the program exchange for rows with a `program`,
+    # the others answered under the tool instructions) or mixed (every row plain + the program rows as tools)
+    format: Literal["plain", "tools", "mixed"] = "plain"
 
 
 class LoraSection(_Section):
@@ -111,6 +114,10 @@ class EvalSection(_Section):
     physics_rel_tol: float = Field(0.05, gt=0)
     bootstrap_resamples: int = Field(2000, gt=99)
     samples_in_report: int = Field(5, ge=0)
+    # plain answers, answers with the program tool (sandboxed Python), or both (paired: tools vs plain)
+    mode: Literal["plain", "tools", "both"] = "plain"
+    max_tool_rounds: int = Field(2, ge=1, le=8)  # programs a model may run before its final answer
+    sandbox_workers: int = Field(1, ge=1)  # programs run at once
 
 
 class RetrievalSection(_Section):

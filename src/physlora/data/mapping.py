@@ -133,6 +133,7 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         difficulty=_text(get("difficulty")) or None,
         passage_id=_loose_text(get("passage_id")),
         source=_loose_text(get("source")),
+        program=_text(get("program")) or None,
     )
 
 

@@ -1,6 +1,8 @@
 """The native physics Q&A record, and what loading a source gives back.
 
-Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?}.
+Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?, program?}.
+`program` is Python code that computes the answer (prints it with its unit): tool-format training and
+the reference for the program sandbox (physlora.tools).
 Multiple choice is a record whose `choices` is a list and whose `answer` is one of them.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 # passage_id / source: the gold passage (an index anchor such as `notes.md#section`) or document of the
 # answer, for retrieval recall and citation accuracy (physlora.retrieval)
-OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "passage_id", "source")
+OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "program", "passage_id", "source")
 
 
 LETTERS = "ABCDEFGHIJ"
@@ -30,6 +32,7 @@ class Record:
     difficulty: str | None = None
     passage_id: str | None = None
     source: str | None = None
+    program: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

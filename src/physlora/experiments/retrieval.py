@@ -23,6 +23,8 @@ def open_retriever(cfg: RunConfig):
         return None
     from physlora.retrieval.search import Retriever
 
+    if cfg.eval.mode != "plain":  # tools-mode evaluation is left as it is; `ask --tools` does get passages
+        say("retrieval: the plain-mode evaluations are run with and without passages; tools-mode ones without")
     return Retriever.open(cfg.retrieval.index)
 
 
@@ -51,6 +53,19 @@ def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cf
     out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
     print_metrics(f"{label} + retrieval", out)
     return out
+
+
+def add_to_eval_set(block, plain: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
+                    name: str, loaded, records, cfg: RunConfig, semantic, retriever) -> list[dict]:
+    """`physlora eval` with an index: the set again with passages, paired with the plain run into
+    block.retrieval; returns the prediction rows with the answers with retrieval beside the plain ones."""
+    cache = cache.with_name(cache.stem + "_retrieval.json")
+    with_out = with_retrieval(cache, resume, name, loaded.model, loaded.tokenizer, records, cfg, semantic, retriever)
+    block.retrieval = retrieval_block(plain, with_out, cfg, cfg.seed)
+    for line in summary_lines(name, block.retrieval):
+        say(line)
+    caches.append(cache)
+    return merge_predictions(rows, with_out.rows)
 
 
 def summary_lines(name: str, block: dict) -> list[str]:
