@@ -154,6 +154,10 @@ def test_run_with_retrieval_aware_training_reports_lost_and_gained(sets, library
     assert "Sample answers with retrieval" in report
     preds = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     assert all("tuned_retrieval_answer" in p and p["retrieval"]["passages"] for p in preds)
+    from physlora.serve.app import _load_run_files  # the serve page's rows keep what it shows under each answer
+
+    _, rows = _load_run_files(run)
+    assert all(r["retrieval"]["passages"] and r["tuned_retrieval_answer"] is not None for r in rows)
 
 
 def test_ask_and_serve_answer_with_their_sources(library_index, tmp_path, capsys):
