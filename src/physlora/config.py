@@ -129,6 +129,10 @@ class RetrievalSection(_Section):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     # append " [n]" of the gold passage to training answers, so the model learns to cite
     cite_in_training: bool = True
+class PromptSection(_Section):
+    # chat: the model's chat template with system_prompt; plain: lm-evaluation-harness's "Question: ...\nAnswer:"
+    # with no template and no system prompt (what its published 0-shot numbers use), for every command
+    format: Literal["chat", "plain"] = "chat"
 
 
 class RunConfig(_Section):
@@ -142,6 +146,7 @@ class RunConfig(_Section):
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     retrieval: RetrievalSection = Field(default_factory=RetrievalSection)
+    prompt: PromptSection = Field(default_factory=PromptSection)
 
     @property
     def run_dir(self) -> Path:

@@ -46,12 +46,12 @@ def _citation_scores(answer: str, context, record: Record) -> dict:
 
 
 def evaluate_with_retrieval(model, tokenizer, records: list[Record], cfg: RunConfig, retriever, *, semantic=None,
-                            seed: int = 0, label: str = "eval", cache: Path | None = None) -> EvalOutput:
+                            seed: int = 0, label: str = "eval", cache: Path | None = None, style=None) -> EvalOutput:
     """The model on `records` with retrieved passages in every prompt; rows keep the original question and
     record the passages (chunk ids, scores), citations and retrieval scores."""
     augmented, contexts = for_evaluation(records, retriever, tokenizer, cfg.retrieval)
     out = evaluate_records(model, tokenizer, augmented, cfg.eval, system_prompt=cfg.system_prompt, semantic=None,
-                           seed=seed, label=f"{label} + retrieval", cache=cache)
+                           seed=seed, label=f"{label} + retrieval", cache=cache, style=style)
     by_id = {r.id: (r, c) for r, c in zip(records, contexts)}
     for row in out.rows:
         record, context = by_id[row["id"]]
@@ -61,7 +61,7 @@ def evaluate_with_retrieval(model, tokenizer, records: list[Record], cfg: RunCon
         if out.kind == "freeform":
             answer = row["prediction"]
             row.update(_citation_scores(answer, context, record))
-            row.update(text_scores(strip_citations(answer), record.answer, cfg.eval.physics_rel_tol))
+            row.update(text_scores(strip_citations(answer), record.answer, cfg.eval.physics_rel_tol, record=record))
     if semantic is not None and out.kind == "freeform":
         answers = [strip_citations(row["prediction"]) for row in out.rows]
         for row, s in zip(out.rows, semantic.similarity(answers, [r["reference"] for r in out.rows])):

@@ -11,7 +11,7 @@ from physlora.data.records import Record
 from physlora.errors import PhysloraError
 from physlora.evaluation.retrieval import evaluate_with_retrieval, retrieval_block, training_effect
 from physlora.evaluation.summary import compare
-from physlora.experiments.common import print_metrics, say
+from physlora.experiments.common import print_metrics, prompt_style, say
 from physlora.results.schema import EvalOutput
 
 
@@ -48,7 +48,7 @@ def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cf
     def evaluate(partial: Path) -> EvalOutput:
         say(f"evaluating {label} with retrieval (k={cfg.retrieval.k}, {cfg.retrieval.index})")
         return evaluate_with_retrieval(model, tok, records, cfg, retriever, semantic=semantic, seed=cfg.seed,
-                                       label=label, cache=partial)
+                                       label=label, cache=partial, style=prompt_style(cfg, records))
 
     out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
     print_metrics(f"{label} + retrieval", out)

@@ -16,7 +16,8 @@ from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
-    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+    announce_and_check, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir, prompt_style, say,
+    semantic_scorer, write_provenance,
 )
 from physlora.experiments.tool_mode import (
     add_tool_predictions, evaluate_tool_set, paired_tool_set, split_modes, tool_sandbox,
@@ -33,6 +34,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     write_provenance(cfg, run_dir, data, announce_and_check(data))
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
+    check_prompt_format(cfg)
     loaded = load_configured_model(cfg)
     retriever = rx.open_retriever(cfg)
     plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
@@ -132,7 +134,7 @@ def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: li
     train_records = rx.training_records(data.train, cfg, retriever, loaded.tokenizer)  # data.retrieval: passages
     model, result = train_lora(loaded.model, loaded.tokenizer, train_records, run_dir, lora=cfg.lora, train=cfg.train,
                                system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume, extra_callbacks=callbacks,
-                               validation=validation_sets(cfg, data.train),
+                               validation=validation_sets(cfg, data.train), style=prompt_style(cfg, data.train),
                                data_format=cfg.data.format, sandbox=sandbox)
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "

@@ -9,7 +9,9 @@ from physlora.config import RunConfig
 from physlora.data.selection import select_train_data
 from physlora.distributed import is_main_process
 from physlora.experiments import retrieval as rx
-from physlora.experiments.common import announce_and_check, load_configured_model, prepare_run_dir, say, write_provenance
+from physlora.experiments.common import (
+    announce_and_check, load_configured_model, prepare_run_dir, prompt_style, say, write_provenance,
+)
 from physlora.results.io import write_json
 from physlora.results.schema import result_json
 
@@ -27,7 +29,7 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     records = rx.training_records(data.train, cfg, rx.open_retriever(cfg), loaded.tokenizer)  # data.retrieval
     _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
                            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
-                           validation=validation_sets(cfg, data.train))
+                           validation=validation_sets(cfg, data.train), style=prompt_style(cfg, data.train))
     if is_main_process():
         write_json(out_dir / "train_summary.json", result_json(result.summary(len(data.train))))
     say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
