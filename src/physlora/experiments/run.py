@@ -14,6 +14,7 @@ from physlora.config import RunConfig
 from physlora.data.records import Record
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
+from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
     announce_and_check, check_backend, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir,
     prompt_style, say, semantic_scorer, write_provenance,
@@ -36,19 +37,22 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
     check_prompt_format(cfg)
     loaded = load_configured_model(cfg)
+    retriever = rx.open_retriever(cfg)
     plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
 
     # one sandbox for the tool-format training data and every tools-mode evaluation
     with tool_sandbox(cfg, bool(tool_sets) or cfg.data.format != "plain") as sandbox:
         bases = evaluate_all(loaded.model, loaded.tokenizer, plain_sets, cfg, "base", resume)
+        bases_with = evaluate_all_with_retrieval(loaded.model, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
         base_tools = evaluate_all(loaded.model, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
-        model, train_summary = fine_tune(loaded, data, cfg, resume, callbacks, sandbox)
+        model, train_summary = fine_tune(loaded, data, cfg, resume, callbacks, sandbox, retriever)
         tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, adapter=run_dir / "adapter")
+        tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, retriever)
         tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
 
     if is_main_process():
         write_results(run_dir, cfg, data, plain_sets, bases, tuneds, train_summary, time.perf_counter() - started,
-                      tools=(list(tool_sets), base_tools, tuned_tools))
+                      tools=(list(tool_sets), base_tools, tuned_tools), with_retrieval=(bases_with, tuneds_with))
         from physlora.report.markdown import build_report
 
         say(f"report: {build_report(run_dir)}")
@@ -75,6 +79,18 @@ def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunC
             log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}{suffix}")
         outs.append(out)
     return outs
+
+
+def evaluate_all_with_retrieval(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str,
+                                resume: bool, retriever) -> list[EvalOutput]:
+    """With `retrieval.index`: `model` on every plain-mode eval set again, passages in every prompt (every rank
+    its shard, like the plain evaluation: evaluate_records gathers across ranks)."""
+    if retriever is None or not eval_sets:
+        return []
+    semantic = semantic_scorer(cfg, list(eval_sets.values()))
+    return [rx.with_retrieval(cfg.run_dir / f"eval_{label}_{i}_retrieval.json", resume, f"the {label} model on {name}",
+                              model, tokenizer, records, cfg, semantic, retriever)
+            for i, (name, records) in enumerate(eval_sets.items())]
 
 
 def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
@@ -105,7 +121,7 @@ def validation_sets(cfg: RunConfig, train_records: list) -> list:
 
 
 def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
-              sandbox=None):
+              sandbox=None, retriever=None):
     """LoRA fine-tuning (or, when resuming a run whose training had finished, its saved adapter)."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
@@ -118,7 +134,8 @@ def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: li
     from physlora.training.sft import train_lora
 
     say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
-    model, result = train_lora(loaded.model, loaded.tokenizer, data.train, run_dir, lora=cfg.lora, train=cfg.train,
+    train_records = rx.training_records(data.train, cfg, retriever, loaded.tokenizer)  # data.retrieval: passages
+    model, result = train_lora(loaded.model, loaded.tokenizer, train_records, run_dir, lora=cfg.lora, train=cfg.train,
                                system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume, extra_callbacks=callbacks,
                                validation=validation_sets(cfg, data.train), style=prompt_style(cfg, data.train),
                                data_format=cfg.data.format, sandbox=sandbox)
@@ -137,9 +154,11 @@ def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: li
 
 def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict[str, list[Record]], bases: list[EvalOutput],
                   tuneds: list[EvalOutput], train_summary: TrainSummary, seconds: float,
-                  tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], [])) -> None:
-    """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain) and
-    predictions.jsonl (base and tuned answers, with tools-mode answers and their programs)."""
+                  tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], []),
+                  with_retrieval: tuple[list[EvalOutput], list[EvalOutput]] = ([], [])) -> None:
+    """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain; with an index
+    also with vs without retrieval) and predictions.jsonl (base and tuned answers, with tools-mode answers and
+    their programs, and the answers with retrieval beside them)."""
     from physlora.evaluation.summary import compare
 
     sets = {
@@ -152,11 +171,18 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict
         for name, base, tuned in zip(plain_sets, bases, tuneds)
     }
     plain = {name: (b, t) for name, b, t in zip(plain_sets, bases, tuneds)}
+    for name, base_w, tuned_w in zip(plain, *with_retrieval):
+        sets[name].retrieval = rx.run_block(plain[name][0], base_w, plain[name][1], tuned_w, cfg)
+        for label in ("base", "tuned"):
+            for line in rx.summary_lines(f"{name} {label}", sets[name].retrieval[label]):
+                say(line)
     tool_sets = {name: paired_tool_set(name, b, t, *plain.get(name, (None, None)), cfg) for name, b, t in zip(*tools)}
     metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, tool_sets=tool_sets, train=train_summary,
                          seconds_total=seconds)
     write_json(run_dir / "metrics.json", result_json(metrics))
     rows = {name: paired_predictions(b, t, name) for name, (b, t) in plain.items()}
+    for name, base_w, tuned_w in zip(plain, *with_retrieval):
+        rx.paired_retrieval_predictions(rows[name], base_w, tuned_w)
     for name, b, t in zip(*tools):
         rows[name] = add_tool_predictions(rows.get(name, []), name, {"base": b, "tuned": t})
     write_jsonl(run_dir / "predictions.jsonl", [row for set_rows in rows.values() for row in set_rows])

@@ -8,6 +8,7 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import select_train_data
 from physlora.distributed import is_main_process
+from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
     announce_and_check, load_configured_model, prepare_run_dir, prompt_style, say, write_provenance,
 )
@@ -25,7 +26,8 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     say(f"LoRA fine-tuning {cfg.model.name} on {len(data.train)} examples for {cfg.train.max_steps} steps")
     from physlora.experiments.run import validation_sets
 
-    _, result = train_lora(loaded.model, loaded.tokenizer, data.train, out_dir, lora=cfg.lora, train=cfg.train,
+    records = rx.training_records(data.train, cfg, rx.open_retriever(cfg), loaded.tokenizer)  # data.retrieval
+    _, result = train_lora(loaded.model, loaded.tokenizer, records, out_dir, lora=cfg.lora, train=cfg.train,
                            system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
                            validation=validation_sets(cfg, data.train), style=prompt_style(cfg, data.train))
     if is_main_process():

@@ -9,6 +9,7 @@ from physlora.report.document import Document
 from physlora.report.experiment_sections import origin_table, validation_section
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
+from physlora.report.retrieval import passage_samples, run_section
 from physlora.report.sections import eval_set, run_header, sample_answers, training_loss, training_summary
 from physlora.report.tools_section import tool_sections
 from physlora.results.io import atomic_write_text, read_jsonl
@@ -33,12 +34,14 @@ def build_document(run_dir: Path) -> Document:
     doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
+        doc.blocks += run_section(block)  # with vs without retrieval, when the run used an index
     predictions = _rows(run_dir / "predictions.jsonl")
     doc.blocks += tool_sections(metrics, predictions)
     log = _rows(run_dir / "train_log.jsonl")
     doc.blocks += training_loss(log, run_dir)
     doc.blocks += validation_section(log, metrics.train, run_dir)
     doc.blocks += sample_answers(predictions, samples_limit if isinstance(samples_limit, int) else 5)
+    doc.blocks += passage_samples(predictions)
     return doc
 
 
