@@ -135,6 +135,13 @@ class TrainSection(_Section):
     def stage_list(self) -> list[str]:
         return list(self.stages) if self.stages else [self.method]
 
+    @field_validator("stages")
+    @classmethod
+    def _stage_order(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and v not in (["sft"], ["grpo"], ["sft", "grpo"]):
+            raise ValueError("stages must be [sft], [grpo] or [sft, grpo] (supervised first, then reinforcement)")
+        return v
+
     @field_validator("report_to", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
@@ -149,6 +156,9 @@ class EvalSection(_Section):
     physics_rel_tol: float = Field(0.05, gt=0)
     bootstrap_resamples: int = Field(2000, gt=99)
     samples_in_report: int = Field(5, ge=0)
+    # evaluate only the free-form items whose reference is of these kinds (as the physics check reads it:
+    # quantity = ends in a number, formula); null = every item. Multiple-choice sets are not filtered.
+    answer_kinds: list[Literal["quantity", "formula"]] | None = Field(None, min_length=1)
 
 
 class RunConfig(_Section):

@@ -1,0 +1,102 @@
+"""The training stages of one run, in order: `train.method` alone, or `train.stages: [sft, grpo]`.
+
+Run-folder layout (so each stage keeps its own log and checkpoints and --resume knows where it stands):
+
+    train_log.jsonl, checkpoints/      SFT (as before)
+    grpo_log.jsonl, grpo_checkpoints/  GRPO, grpo_samples.jsonl (completions to read)
+    sft_adapter/, sft_summary.json     the SFT stage's result when GRPO follows it
+    adapter/                           the final adapter (the last stage's)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from physlora.config import RunConfig
+from physlora.data.records import Record
+from physlora.results.io import is_main_process, write_json
+
+SFT_ADAPTER = "sft_adapter"
+SFT_SUMMARY = "sft_summary.json"
+
+
+def starting_model(model, cfg: RunConfig):
+    """The model the run evaluates as "before": with a GRPO-first run and `train.init_adapter`, the base
+    model plus that adapter (already trainable, so GRPO continues the very same weights)."""
+    if cfg.train.stage_list[0] == "grpo" and cfg.train.init_adapter:
+        from physlora.models.loading import load_adapter_for_training
+
+        return load_adapter_for_training(model, cfg.train.init_adapter)
+    return model
+
+
+def sft_summary(result, n_train: int) -> dict[str, Any]:
+    return {
+        "method": "sft", "steps": result.steps, "seconds": result.seconds, "n_train": n_train,
+        "train_tokens": result.train_tokens, "truncated_rows": result.truncated,
+        "final_loss": result.losses[-1]["loss"] if result.losses else None,
+    }
+
+
+def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunConfig, *, resume: bool = False,
+               say: Callable[[str], None] = print) -> tuple[object, dict[str, Any]]:
+    """Train every configured stage on `records`; returns the trained model and train_summary.json's content
+    (the last stage's numbers at the top, every stage under "stages")."""
+    stages = cfg.train.stage_list
+    summaries: list[dict[str, Any]] = []
+    for i, method in enumerate(stages):
+        more_follow = i + 1 < len(stages)
+        if method == "sft":
+            model, summary = _sft_stage(model, tokenizer, records, run_dir, cfg, resume, more_follow, say)
+        else:
+            model, summary = _grpo_stage(model, tokenizer, records, run_dir, cfg, resume, say)
+        summaries.append(summary)
+    top = dict(summaries[-1])
+    top.update({"steps": sum(s["steps"] for s in summaries), "seconds": sum(s["seconds"] for s in summaries),
+                "n_train": summaries[-1]["n_train"], "stages": summaries, "init_adapter": cfg.train.init_adapter})
+    return model, top
+
+
+def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, more_follow: bool, say):
+    from physlora.training.sft import train_lora
+
+    done = run_dir / SFT_SUMMARY
+    if resume and more_follow and done.is_file() and (run_dir / SFT_ADAPTER / "adapter_config.json").is_file():
+        from physlora.models.loading import load_adapter_for_training
+
+        say("resume: the SFT stage already finished; continuing from its adapter")
+        return load_adapter_for_training(model, run_dir / SFT_ADAPTER), json.loads(done.read_text(encoding="utf-8"))
+    say(f"LoRA fine-tuning (SFT) for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
+    model, result = train_lora(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+    if result.truncated:
+        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
+            "their questions were shortened (answers kept)")
+    summary = sft_summary(result, len(records))
+    if more_follow and is_main_process():
+        # the next stage writes adapter/; keep the SFT one beside it
+        shutil.rmtree(run_dir / SFT_ADAPTER, ignore_errors=True)
+        shutil.copytree(result.adapter_dir, run_dir / SFT_ADAPTER)
+        write_json(done, summary)
+    say(f"SFT adapter saved ({result.steps} steps, {result.seconds:.0f} s)")
+    return model, summary
+
+
+def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, say):
+    from physlora.training.grpo import train_grpo
+
+    g = cfg.train.grpo
+    say(f"GRPO for {g.max_steps} steps: {g.prompts_per_step} questions x {g.num_generations} completions per step, "
+        f"beta {g.beta}, lr {g.learning_rate}" + (" (resuming)" if resume else ""))
+    model, result = train_grpo(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+                               rel_tol=cfg.eval.physics_rel_tol)
+    say(result.data.summary())
+    failed = {name: c["errors"] + c["timeouts"] for name, c in result.reward_counters.items()}
+    if any(failed.values()):
+        say("rewards that failed inside (scored 0): " + ", ".join(f"{k} {v}" for k, v in failed.items() if v))
+    say(f"GRPO adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    return model, result.summary()
