@@ -64,3 +64,43 @@ def test_chat_history_enters_the_prompt(tokenizer):
     p = build_prompt(tokenizer, "And on the Moon?", SYSTEM, history=[("What is g on Earth?", "About 9.8 m/s^2.")])
     assert p.index("What is g on Earth?") < p.index("About 9.8 m/s^2.") < p.index("And on the Moon?")
     assert build_prompt(tokenizer, Q, SYSTEM, history=[]) == build_prompt(tokenizer, Q, SYSTEM)
+
+
+# ---------------------------------------------------------------- BOS exactly once
+
+
+def _bos_adding_tokenizer(tokenizer, template_writes_bos: bool):
+    """The embedded tokenizer made to add a BOS token of its own (as Llama/Gemma tokenizers do), with a chat
+    template that either writes that BOS itself or does not."""
+    import copy
+
+    from tokenizers.processors import TemplateProcessing
+
+    tok = copy.deepcopy(tokenizer)
+    bos = "<|endoftext|>"
+    tok.bos_token = bos
+    bos_id = tok.convert_tokens_to_ids(bos)
+    tok._tokenizer.post_processor = TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, bos_id)])
+    if template_writes_bos:
+        tok.chat_template = "{{ bos_token }}" + tokenizer.chat_template
+    assert tok("x")["input_ids"][0] == bos_id  # the tokenizer really adds it
+    return tok, bos_id
+
+
+def test_bos_added_once_when_the_template_does_not_write_it(tokenizer):
+    from physlora.scoring.multiple_choice import encode_pair
+
+    for writes in (False, True):
+        tok, bos_id = _bos_adding_tokenizer(tokenizer, template_writes_bos=writes)
+        prompt = encode_prompt(tok, Q, SYSTEM)
+        assert prompt[0] == bos_id and prompt[1] != bos_id and prompt.count(bos_id) == 1, writes
+        ex = encode_example(tok, Q, A, SYSTEM, max_length=512)  # training and reference NLL
+        assert ex.input_ids[: len(prompt)] == prompt
+        ctx, cont = encode_pair(tok, build_prompt(tok, Q, SYSTEM), " Rayleigh scattering")  # multiple choice
+        # (the context's trailing newline moves into the continuation, as lm-evaluation-harness splits it)
+        assert ctx == prompt[: len(ctx)] and ctx.count(bos_id) == 1 and cont and bos_id not in cont
+
+
+def test_no_bos_added_for_a_tokenizer_that_adds_none(tokenizer):
+    prompt = encode_prompt(tokenizer, Q, SYSTEM)
+    assert prompt == tokenizer(build_prompt(tokenizer, Q, SYSTEM), add_special_tokens=False)["input_ids"]

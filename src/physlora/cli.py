@@ -13,54 +13,58 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def _common(p: argparse.ArgumentParser, *, model_required: bool = False) -> None:
-    p.add_argument("--config", help="YAML config (see configs/); flags and key=value overrides win over it")
-    p.add_argument("--model", required=model_required, help="alias (smollm2-135m-instruct), hub id, directory or .gguf file")
-    p.add_argument("--system-prompt", help="system prompt for the chat template ('' for none)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.max_steps=20")
+def _parent(*flags: tuple[tuple[str, ...], dict]) -> argparse.ArgumentParser:
+    """A parent parser holding flags that several subcommands share (argparse `parents=`)."""
+    p = argparse.ArgumentParser(add_help=False)
+    for names, kwargs in flags:
+        p.add_argument(*names, **kwargs)
+    return p
+
+
+MODEL_HELP = "alias (smollm2-135m-instruct), hub id, directory or .gguf file"
+CONFIGURED = _parent(
+    (("--config",), dict(help="YAML config (see configs/); flags and key=value overrides win over it")),
+    (("--system-prompt",), dict(help="system prompt for the chat template ('' for none)")),
+    (("--trust-remote-code",), dict(action="store_true", help="allow model code from the hub (off by default)")),
+    (("overrides",), dict(nargs="*", metavar="key=value", help="config overrides, e.g. train.max_steps=20")),
+)
+MODEL = _parent((("--model",), dict(help=MODEL_HELP)))
+MODEL_REQUIRED = _parent((("--model",), dict(required=True, help=MODEL_HELP)))
+ADAPTER = _parent((("--adapter",), dict(help="LoRA adapter folder (as written by train)")))
+SKIP_INVALID = _parent((("--skip-invalid",), dict(action="store_true",
+                                                  help="drop malformed data rows (and report them) instead of stopping")))
+OVERWRITE = _parent((("--overwrite",), dict(action="store_true", help="replace an existing output folder")))
+RESUME = _parent((("--resume",), dict(action="store_true", help="continue an interrupted run/eval in the same folder")))
+TRAIN_DATA = _parent((("--data",), dict(help="training data: bundled name, file or hub id")))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="physlora", description="LoRA fine-tuning and evaluation of small LLMs on physics Q&A")
     sub = parser.add_subparsers(dest="command", required=True)
+    add = lambda name, help, *parents: sub.add_parser(name, help=help, parents=list(parents))  # noqa: E731
 
-    p = sub.add_parser("run", help="evaluate base -> LoRA fine-tune -> evaluate tuned -> report")
-    _common(p)
-    p.add_argument("--data", help="training data: bundled name, file or hub id")
+    p = add("run", "evaluate base -> LoRA fine-tune -> evaluate tuned -> report",
+            CONFIGURED, MODEL, TRAIN_DATA, OVERWRITE, RESUME, SKIP_INVALID)
     p.add_argument("--eval-data", help="evaluation data (default: the training source's test split or a held-out part)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run folder from its last checkpoint")
-    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
 
-    p = sub.add_parser("eval", help="evaluate a model (optionally with an adapter) on one or more data sets")
-    _common(p, model_required=True)
-    p.add_argument("--adapter", help="LoRA adapter folder (as written by train)")
+    p = add("eval", "evaluate a model (optionally with an adapter) on one or more data sets",
+            CONFIGURED, MODEL_REQUIRED, ADAPTER, RESUME, SKIP_INVALID)
     p.add_argument("--data", required=True, action="append", help="data set (bundled name, file or hub id); repeat for several")
     p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
     p.add_argument("--max-examples", type=int, help="evaluate N evenly spaced examples of each set")
     p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
-    p.add_argument("--resume", action="store_true", help="reuse answers an interrupted eval already wrote to OUT")
-    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
 
-    p = sub.add_parser("train", help="LoRA fine-tune a model and save the adapter to OUT/adapter")
-    _common(p, model_required=False)
-    p.add_argument("--data", help="training data: bundled name, file or hub id")
+    p = add("train", "LoRA fine-tune a model and save the adapter to OUT/adapter",
+            CONFIGURED, MODEL, TRAIN_DATA, OVERWRITE, RESUME, SKIP_INVALID)
     p.add_argument("--split", help="split of a bundled/hub set (default: train)")
     p.add_argument("--max-steps", type=int, help="optimizer steps")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT")
-    p.add_argument("--skip-invalid", action="store_true", help="drop malformed data rows (and report them) instead of stopping")
 
-    p = sub.add_parser("ask", help="answer one question (or chat when no question is given)")
-    _common(p, model_required=False)
+    p = add("ask", "answer one question (or chat when no question is given)", CONFIGURED, MODEL, ADAPTER)
     p.add_argument("question", nargs="?", help="the question; omit it for an interactive chat")
-    p.add_argument("--adapter", help="LoRA adapter folder")
     p.add_argument("--max-new-tokens", type=int, default=256)
 
-    p = sub.add_parser("merge", help="fold a LoRA adapter into the base model and save it (plain transformers folder)")
-    _common(p)
+    p = add("merge", "fold a LoRA adapter into the base model and save it (plain transformers folder)", CONFIGURED, MODEL)
     p.add_argument("--adapter", required=True, help="LoRA adapter folder")
     p.add_argument("--out", required=True, help="output folder for the merged model")
 
@@ -68,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve.add_parser(sub)
 
-    p = sub.add_parser("report", help="rebuild report.md from a run folder")
+    p = add("report", "rebuild report.md from a run folder")
     p.add_argument("run_dir")
 
-    p = sub.add_parser("config", help="configuration tools")
+    p = add("config", "configuration tools")
     csub = p.add_subparsers(dest="config_command", required=True)
     c = csub.add_parser("show", help="print the resolved config")
     c.add_argument("--config")
@@ -159,26 +163,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = merge_adapter(cfg.model.name, args.adapter, args.out, dtype="float32" if cfg.model.dtype == "auto" else cfg.model.dtype)
         print(f"merged model written to {out} (load it with AutoModelForCausalLM.from_pretrained)")
         return 0
-    from physlora.experiments import recipes as pipeline  # heavy imports only for the commands that need them
-
+    # heavy imports only for the commands that need them
     if args.command == "run":
+        from physlora.experiments.run import run
+
         if args.data:
             cfg.data.train = args.data
         if args.eval_data:
             cfg.data.eval = args.eval_data
-        pipeline.run(cfg, overwrite=args.overwrite, resume=args.resume)
+        run(cfg, overwrite=args.overwrite, resume=args.resume)
     elif args.command == "eval":
-        pipeline.evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
+        from physlora.experiments.evaluate import evaluate_sets
+
+        evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
                                max_examples=args.max_examples, resume=args.resume)
         print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
     elif args.command == "train":
+        from physlora.experiments.train import train
+
         if args.data:
             cfg.data.train = args.data
         if args.split:
             cfg.data.train_split = args.split
         if args.max_steps:
             cfg.train.max_steps = args.max_steps
-        pipeline.train_only(cfg, Path(args.out), overwrite=args.overwrite, resume=args.resume)
+        train(cfg, Path(args.out), overwrite=args.overwrite, resume=args.resume)
     return 0
 
 

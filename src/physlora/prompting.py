@@ -56,10 +56,20 @@ def build_completion(tokenizer, question: str, answer: str, system_prompt: str |
     return completion
 
 
+def encode_text(tokenizer, text: str) -> list[int]:
+    """Token ids of a text that starts a sequence (a prompt, an MC context), encoded as lm-evaluation-harness
+    encodes it: with the tokenizer's special tokens (BOS, for tokenizers that add one), unless the text already
+    starts with BOS because the chat template wrote it. So BOS is there exactly once, whichever adds it, in
+    training, generation and scoring alike."""
+    bos = tokenizer.bos_token
+    starts_with_bos = bool(bos) and text.startswith(bos)
+    return tokenizer(text, add_special_tokens=not starts_with_bos)["input_ids"]
+
+
 def encode_prompt(
     tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
 ) -> list[int]:
-    return tokenizer(build_prompt(tokenizer, question, system_prompt, history), add_special_tokens=False)["input_ids"]
+    return encode_text(tokenizer, build_prompt(tokenizer, question, system_prompt, history))
 
 
 @dataclass

@@ -125,3 +125,41 @@ def test_to_dict_is_json_ready():
 def test_significance_threshold():
     cmp = Comparison(0.1, (0.0, 0.2), 0.04, 10)
     assert significant(cmp) and not significant(cmp, alpha=0.01)
+
+
+# ---------------------------------------------------------------- the same numbers as scipy.stats
+# physlora keeps its own resampling (see the module docstring): these tests hold it to scipy's results.
+
+
+def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    for x in (rng.normal(size=64), (rng.random(120) < 0.3).astype(float), rng.exponential(size=40)):
+        ours = bootstrap_ci(x, n_resamples=20000, seed=0)
+        theirs = stats.bootstrap((x,), np.mean, n_resamples=20000, method="percentile", random_state=0, vectorized=True)
+        width = ours.ci95[1] - ours.ci95[0]
+        # two independent resampling streams: equal up to Monte Carlo error (a few % of the width)
+        assert ours.ci95[0] == pytest.approx(theirs.confidence_interval.low, abs=0.05 * width)
+        assert ours.ci95[1] == pytest.approx(theirs.confidence_interval.high, abs=0.05 * width)
+
+
+def _scipy_sign_flip_p(d: np.ndarray, n_resamples: int) -> float:
+    from scipy import stats
+
+    result = stats.permutation_test((d,), lambda s, axis=-1: np.sum(s, axis=axis), permutation_type="samples",
+                                    n_resamples=n_resamples, alternative="two-sided", random_state=0, vectorized=True)
+    return float(result.pvalue)
+
+
+def test_sign_flip_p_equals_scipy_exactly_for_small_n_and_within_mc_error_for_large():
+    rng = np.random.default_rng(2)
+    base = rng.random(12)
+    tuned = base + rng.normal(0.1, 0.2, 12)
+    exact = paired_comparison(base, tuned, seed=0).p_value
+    assert exact == pytest.approx(_scipy_sign_flip_p(tuned - base, 10**6), rel=1e-12)  # both enumerate all 2^12
+    base = rng.random(80)
+    tuned = base + rng.normal(0.04, 0.2, 80)
+    ours = paired_comparison(base, tuned, n_resamples=20000, seed=0).p_value
+    theirs = _scipy_sign_flip_p(tuned - base, 20000)
+    assert 0.01 < theirs < 0.9 and abs(ours - theirs) < 4 * np.sqrt(theirs * (1 - theirs) / 20000) + 1e-3

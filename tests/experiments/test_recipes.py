@@ -57,6 +57,19 @@ def test_metrics_json_has_intervals_and_paired_comparisons(run_dir):
     assert metrics["train"]["steps"] == 3
 
 
+def test_result_files_follow_their_schema_with_metric_metadata(run_dir):
+    from physlora.results.schema import RunMetrics, TrainSummary, read_result
+
+    metrics = read_result(run_dir / "metrics.json", RunMetrics)
+    free_form = next(b for b in metrics.sets.values() if b.kind == "freeform")
+    assert free_form.metric_info["ref_nll"].higher_is_better is False
+    assert free_form.metric_info["rouge_l"].label == "ROUGE-L" and free_form.metric_info["rouge_l"].higher_is_better
+    assert read_result(run_dir / "train_summary.json", TrainSummary).steps == metrics.train.steps == 3
+    manifest = json.loads((run_dir / "data_manifest.json").read_text())
+    eval_ids = {i for ids in manifest["eval"].values() for i in ids}
+    assert manifest["train"]["ids"] and not eval_ids & set(manifest["train"]["ids"])
+
+
 def test_predictions_pair_base_and_tuned_answers(run_dir):
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -6,6 +6,12 @@
 
 Missing scores (None / NaN: e.g. a physics check that does not apply) are dropped, never counted
 as zero. Everything is deterministic given `seed`. No dependency on other physlora modules.
+
+Why not scipy.stats.bootstrap / permutation_test: they give the same numbers (the sign-flip p-value exactly for
+n <= 16, the bootstrap CI and large-n p-value within Monte Carlo error; tests/evaluation/test_stats.py checks both),
+but this vectorised version is faster where physlora calls it per metric and per topic: 1.4-1.6x for the CI and
+3.6-5.2x for the paired test at n = 64 and 640 (bench/stats_vs_scipy.py), and keeping it keeps every CI printed
+before this comparison reproducible bit for bit.
 """
 
 from __future__ import annotations

@@ -16,11 +16,6 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
 
 
-def is_main_process() -> bool:
-    """Rank 0 under torchrun/accelerate launch (or a plain single process): the only writer of run files."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temp file in the same folder, then rename: readers never see half a file."""
     path = Path(path)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from physlora.data.records import LETTERS, Record
 from physlora.models.forward import logits_at, with_cache
-from physlora.prompting import build_prompt
+from physlora.prompting import build_prompt, encode_text
 from physlora.registry import declare_metric
 from physlora.scoring.likelihood import scored_logprob_sums, shared_prefix, suffix_batch
 
@@ -33,8 +33,7 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     if n_spaces:
         continuation = context[-n_spaces:] + continuation
         context = context[:-n_spaces]
-    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
-    ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
+    whole, ctx = encode_text(tokenizer, context + continuation), encode_text(tokenizer, context)
     return ctx, whole[len(ctx) :]
 
 
@@ -56,7 +55,7 @@ def lettered_question(question: str, choices: list[str]) -> str:
 def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> torch.Tensor:
     """Next-token log-probabilities of the letters A.. after each prompt, shape [len(prompts), n]."""
     letter_ids = [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
-    seqs = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    seqs = [encode_text(tokenizer, p) for p in prompts]
     device = next(model.parameters()).device
     p, _, cache = shared_prefix(model, seqs, min(len(s) for s in seqs))
     ids, mask = suffix_batch(seqs, p, tokenizer.pad_token_id or 0, device)

@@ -133,6 +133,7 @@ def load_tuned(cfg, run_dir: Path, *, say=print):
 def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = None) -> "FastAPI":
     """The web app for one run folder. `base`/`tuned` are LoadedModel-like objects (.model, .tokenizer);
     either one left out is loaded from the run's config (tuned = base model + RUN_DIR/adapter)."""
+    # long: the routes are closures over one run's state (models, metrics, predictions, lock); each is a few lines
     from fastapi import FastAPI, HTTPException, Query
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse

@@ -8,6 +8,7 @@ import math
 import shutil
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -58,6 +59,15 @@ class StopOnSignal(TrainerCallback):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+    @contextmanager
+    def installed(self):
+        """The handlers in place for the `with` block (training), the previous ones restored after it."""
+        self.install()
+        try:
+            yield self
+        finally:
+            self.uninstall()
 
     def _handle(self, signum, frame) -> None:
         if self.signal is not None:  # a second Ctrl-C: stop now

@@ -22,6 +22,7 @@ from physlora.models.forward import answer_loss, next_token_targets, supports_lo
 from physlora.prompting import encode_example
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
+from physlora.results.schema import TrainSummary
 from physlora.tracking import configure_tracking
 
 
@@ -33,6 +34,12 @@ class TrainResult:
     losses: list[dict] = field(default_factory=list)
     train_tokens: int = 0
     truncated: int = 0
+
+    def summary(self, n_train: int) -> TrainSummary:
+        return TrainSummary(
+            steps=self.steps, seconds=self.seconds, n_train=n_train, train_tokens=self.train_tokens,
+            truncated_rows=self.truncated, final_loss=self.losses[-1]["loss"] if self.losses else None,
+        )
 
 
 def set_threads(num_threads: int | None) -> None:
@@ -182,13 +189,29 @@ def train_lora(
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora)
     peft_model.train()
-    bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16
     last = last_checkpoint(out_dir) if resume else None
-    log = JsonlLossLog(out_dir / "train_log.jsonl")
-    truncate_log(log.path, checkpoint_step(last))  # steps after the checkpoint will be redone
-    guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model))
+    guards = Guards.for_run(out_dir, peft_model, resume_step=checkpoint_step(last))
+    trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed, [*guards.callbacks, *(extra_callbacks or [])])
+    started = time.perf_counter()
+    with guards.stop.installed():
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+    seconds = time.perf_counter() - started
+    guards.raise_if_stopped(trainer.state.global_step, train.max_steps, out_dir)
+    adapter_dir = out_dir / "adapter"
+    if trainer.is_world_process_zero():
+        peft_model.save_pretrained(str(adapter_dir), safe_serialization=True)
+        tokenizer.save_pretrained(str(adapter_dir))
+    peft_model.eval()
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    return peft_model, TrainResult(adapter_dir, trainer.state.global_step, seconds, read_log(guards.log.path), tokens, truncated)
+
+
+def build_trainer(peft_model, tokenizer, dataset, out_dir: Path, train: TrainSection, seed: int, callbacks: list) -> Trainer:
+    """transformers' Trainer over the tokenized examples, with logits (and the loss) on answer positions only
+    where the model supports it."""
+    bf16 = train.bf16 if train.bf16 is not None else next(peft_model.parameters()).dtype == torch.bfloat16
     answer_logits_only = supports_logits_mask(peft_model)
-    trainer = Trainer(
+    return Trainer(
         model=peft_model,
         args=training_arguments(out_dir, train, seed, bf16),
         train_dataset=dataset,
@@ -196,39 +219,44 @@ def train_lora(
         # with logits on answer positions only, the loss is computed here (the model's own loss
         # would expect logits at every position)
         compute_loss_func=answer_loss if answer_logits_only else None,
-        callbacks=[log, guard, stop, disk, *(extra_callbacks or [])],
+        callbacks=callbacks,
     )
-    started = time.perf_counter()
-    stop.install()
-    try:
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
-    finally:
-        stop.uninstall()
-    seconds = time.perf_counter() - started
-    step = trainer.state.global_step
-    if guard.bad_step is not None:
-        raise PhysloraError(
-            f"loss became NaN/inf at step {guard.bad_step}: lower train.learning_rate or check the data; "
-            f"the last good checkpoint is in {out_dir / 'checkpoints'}"
-        )
-    if disk.short is not None:
-        free, need = disk.short
-        raise PhysloraError(
-            f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
-            "free disk, then rerun with --resume"
-        )
-    if stop.signal is not None and step < train.max_steps:
-        raise TrainingInterrupted(
-            f"training interrupted at step {step}/{train.max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
-            "rerun the same command with --resume to continue"
-        )
-    adapter_dir = out_dir / "adapter"
-    if trainer.is_world_process_zero():
-        peft_model.save_pretrained(str(adapter_dir), safe_serialization=True)
-        tokenizer.save_pretrained(str(adapter_dir))
-    peft_model.eval()
-    tokens = int(trainer.state.num_input_tokens_seen or 0)
-    result = TrainResult(adapter_dir, step, seconds, read_log(log.path), tokens, truncated)
-    return peft_model, result
 
 
+@dataclass
+class Guards:
+    """The callbacks that keep a run's record and stop it cleanly (loss log, NaN, Ctrl-C/SIGTERM, full disk)."""
+
+    log: JsonlLossLog
+    nan: NanGuard
+    stop: StopOnSignal
+    disk: DiskGuard
+
+    @classmethod
+    def for_run(cls, out_dir: Path, peft_model, resume_step: int) -> Guards:
+        log = JsonlLossLog(out_dir / "train_log.jsonl")
+        truncate_log(log.path, resume_step)  # steps after the checkpoint will be redone
+        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)))
+
+    @property
+    def callbacks(self) -> list:
+        return [self.log, self.nan, self.stop, self.disk]
+
+    def raise_if_stopped(self, step: int, max_steps: int, out_dir: Path) -> None:
+        """A run stopped by a guard ends in one line that says why and how to go on."""
+        if self.nan.bad_step is not None:
+            raise PhysloraError(
+                f"loss became NaN/inf at step {self.nan.bad_step}: lower train.learning_rate or check the data; "
+                f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+            )
+        if self.disk.short is not None:
+            free, need = self.disk.short
+            raise PhysloraError(
+                f"stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs ~{need / 1e6:.0f} MB; "
+                "free disk, then rerun with --resume"
+            )
+        if self.stop.signal is not None and step < max_steps:
+            raise TrainingInterrupted(
+                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+                "rerun the same command with --resume to continue"
+            )

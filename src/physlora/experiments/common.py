@@ -1,0 +1,86 @@
+"""What every recipe does the same way: messages, the run folder, provenance, the configured model, and one
+set's evaluation (cached in the run folder)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from physlora.config import RunConfig
+from physlora.data.records import Record
+from physlora.data.selection import RunData
+from physlora.distributed import is_main_process, same_on_all_ranks
+from physlora.errors import PhysloraError
+from physlora.results.io import atomic_write_text, environment, write_json
+from physlora.results.schema import EvalOutput
+
+
+def say(msg: str) -> None:
+    if is_main_process():
+        print(f"[physlora] {msg}", flush=True)
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:
+    if not is_main_process():
+        return  # rank 0 owns the run folder
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        if not overwrite:
+            raise PhysloraError(f"run folder {run_dir} exists; pass --overwrite to replace it or --resume to continue it")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def announce_and_check(data: RunData) -> list[str]:
+    """Tell the user what was skipped or looks wrong, and stop unless every rank selected the same records
+    (returns each rank's fingerprint of the selection, for the data manifest)."""
+    for note in data.notes:
+        say(note)
+    return same_on_all_ranks("training and evaluation records", data.manifest())
+
+
+def write_provenance(cfg: RunConfig, folder: Path, data: RunData, rank_fingerprints: list[str]) -> None:
+    """config.yaml (resolved), environment.json (versions, commit) and data_manifest.json (every id used)."""
+    if not is_main_process():
+        return
+    write_json(folder / "environment.json", environment())
+    atomic_write_text(folder / "config.yaml", cfg.to_yaml())
+    write_json(folder / "data_manifest.json", {**data.manifest(), "rank_fingerprints": rank_fingerprints})
+
+
+def load_configured_model(cfg: RunConfig, *, adapter: str | None = None):
+    from physlora.models.loading import load_model
+
+    loaded = load_model(cfg.model.name, adapter=adapter, dtype=cfg.model.dtype,
+                        trust_remote_code=cfg.model.trust_remote_code)
+    n_params = sum(p.numel() for p in loaded.model.parameters()) / 1e6
+    say(f"model: {cfg.model.name} ({n_params:.1f}M params) on {loaded.model.device}")
+    return loaded
+
+
+def semantic_scorer(cfg: RunConfig, record_sets: list[list[Record]]):
+    """The MiniLM scorer when semantic similarity is on and some set is free-form (MC sets never need it)."""
+    from physlora.grading.text_metrics import SemanticScorer
+
+    free_form = any(not r.is_mc for records in record_sets for r in records)
+    return SemanticScorer() if cfg.eval.semantic and free_form else None
+
+
+def print_metrics(label: str, out: EvalOutput) -> None:
+    parts = [f"{m}={v.mean:.3f} [{v.ci95[0]:.3f},{v.ci95[1]:.3f}]" for m, v in out.metrics.items()]
+    say(f"{label}: " + "  ".join(parts))
+
+
+def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, path: Path, label: str,
+                 resume: bool, semantic) -> EvalOutput:
+    """One model on one set, kept at `path` (reused by --resume), with its metrics printed."""
+    from physlora.evaluation.cache import evaluate_cached
+    from physlora.evaluation.runner import evaluate_records
+
+    def evaluate(partial: Path) -> EvalOutput:
+        say(f"evaluating {label}")
+        return evaluate_records(model, tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
+                                semantic=semantic, seed=cfg.seed, label=label, cache=partial)
+
+    out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
+    print_metrics(label, out)
+    return out

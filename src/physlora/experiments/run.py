@@ -1,0 +1,114 @@
+"""`physlora run`: load data + model -> evaluate base -> LoRA fine-tune -> evaluate tuned -> report.
+
+Every process of `accelerate launch` goes through the same steps with the same data; rank 0 alone evaluates
+and writes the run folder, every rank trains.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from physlora.config import RunConfig
+from physlora.data.selection import RunData, select_run_data
+from physlora.distributed import is_main_process
+from physlora.experiments.common import (
+    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+)
+from physlora.results.io import write_json, write_jsonl
+from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
+
+
+def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
+    run_dir, started = cfg.run_dir, time.perf_counter()
+    prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
+    data = select_run_data(cfg.data, cfg.seed)
+    write_provenance(cfg, run_dir, data, announce_and_check(data))
+    say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
+        + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
+    loaded = load_configured_model(cfg)
+
+    bases = evaluate_all(loaded.model, loaded.tokenizer, data, cfg, "base", resume)
+    model, train_summary = fine_tune(loaded, data, cfg, resume)
+    tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
+
+    if is_main_process():
+        write_results(run_dir, cfg, data, bases, tuneds, train_summary, time.perf_counter() - started)
+        from physlora.report.markdown import build_report
+
+        say(f"report: {build_report(run_dir)}")
+    return run_dir
+
+
+def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, resume: bool) -> list[EvalOutput]:
+    """`model` on every eval set (rank 0 only; other ranks get an empty list)."""
+    if not is_main_process():
+        return []
+    from physlora.tracking import log_eval_metrics
+
+    semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
+    outs = []
+    for i, (name, records) in enumerate(data.eval_sets.items()):
+        out = evaluate_set(model, tokenizer, records, cfg, path=cfg.run_dir / f"eval_{label}_{i}.json",
+                           label=f"the {label} model on {name}", resume=resume, semantic=semantic)
+        log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
+        outs.append(out)
+    return outs
+
+
+def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool):
+    """LoRA fine-tuning (or, when resuming a run whose training had finished, its saved adapter)."""
+    run_dir = cfg.run_dir
+    summary_path = run_dir / "train_summary.json"
+    if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
+        from physlora.models.loading import attach_adapter
+
+        say("resume: training already finished; loading its adapter")
+        summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
+        return attach_adapter(loaded.model, run_dir / "adapter").eval(), summary
+    from physlora.training.sft import train_lora
+
+    say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
+    model, result = train_lora(loaded.model, loaded.tokenizer, data.train, run_dir, lora=cfg.lora, train=cfg.train,
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+    if result.truncated:
+        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
+            "their questions were shortened (answers kept)")
+    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    summary = result.summary(len(data.train))
+    if is_main_process():
+        write_json(summary_path, result_json(summary))
+    return model, summary
+
+
+def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[EvalOutput], tuneds: list[EvalOutput],
+                  train_summary: TrainSummary, seconds: float) -> None:
+    """metrics.json (every set: base, tuned, paired comparison) and predictions.jsonl (base and tuned answers)."""
+    from physlora.evaluation.summary import compare
+
+    sets = {
+        name: PairedSet(
+            kind=base.kind, n=len(base.rows), source=name, base=base.metrics, tuned=tuned.metrics,
+            comparison=compare(base, tuned, cfg.eval.bootstrap_resamples, cfg.seed),
+            by_topic={"base": base.by_topic, "tuned": tuned.by_topic}, metric_info=base.metric_info | tuned.metric_info,
+        )
+        for name, base, tuned in zip(data.eval_sets, bases, tuneds)
+    }
+    metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, train=train_summary, seconds_total=seconds)
+    write_json(run_dir / "metrics.json", result_json(metrics))
+    write_jsonl(run_dir / "predictions.jsonl",
+                [row for name, b, t in zip(data.eval_sets, bases, tuneds) for row in paired_predictions(b, t, name)])
+
+
+def paired_predictions(base: EvalOutput, tuned: EvalOutput, set_name: str) -> list[dict]:
+    tuned_by_id = {r["id"]: r for r in tuned.rows}
+    rows = []
+    for b in base.rows:
+        t = tuned_by_id.get(b["id"], {})
+        row = {"set": set_name, **{k: b[k] for k in ("id", "topic", "question", "choices", "reference") if k in b}}
+        row["base_answer"], row["tuned_answer"] = b.get("prediction"), t.get("prediction")
+        row["base_scores"] = {m: b[m] for m in base.metric_names if m in b}
+        row["tuned_scores"] = {m: t[m] for m in tuned.metric_names if m in t}
+        rows.append(row)
+    return rows
