@@ -93,30 +93,6 @@ def test_a_few_grpo_steps_change_the_adapter(tmp_path):
     assert result.reward_counters["correctness"]["errors"] == 0
 
 
-@pytest.mark.slow
-def test_grpo_continues_from_a_saved_adapter_and_keeps_it_as_the_kl_reference(tmp_path):
-    """train.init_adapter: the SFT adapter is loaded trainable; KL is measured against a frozen copy of it."""
-    from peft import LoraConfig, get_peft_model
-
-    from physlora.models.loading import load_model
-
-    loaded = load_model("smollm2-135m-instruct", device="cpu")
-    torch.manual_seed(0)
-    start = get_peft_model(loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                    init_lora_weights=False))  # a non-trivial "SFT" adapter
-    start.save_pretrained(str(tmp_path / "sft"))
-    before = load_file(str(tmp_path / "sft" / "adapter_model.safetensors"))
-    base = load_model("smollm2-135m-instruct", device="cpu")
-    cfg = _cfg("train.grpo.max_steps=1", "train.grpo.answer_kinds=[quantity]", f"train.init_adapter={tmp_path / 'sft'}")
-    model, result = train_grpo(base.model, base.tokenizer, ITEMS, tmp_path / "grpo", lora=cfg.lora, train=cfg.train,
-                               system_prompt=SYSTEM, seed=3)
-    after = load_file(str(result.adapter_dir / "adapter_model.safetensors"))
-    assert set(after) == set(before)  # the same adapter (r=4, q/v), not a fresh one from lora.*
-    assert json.loads((result.adapter_dir / "adapter_config.json").read_text())["r"] == 4
-    log = json.loads((tmp_path / "grpo" / LOG_NAME).read_text().splitlines()[0])
-    assert log["kl"] == pytest.approx(0.0, abs=1e-6)  # first step: the policy equals its reference
-
-
 def test_init_adapter_that_is_not_an_adapter_is_a_clear_error(small, tmp_path):
     cfg = _cfg(f"train.init_adapter={tmp_path}")
     with pytest.raises(PhysloraError, match="no adapter_config.json"):

@@ -18,19 +18,21 @@ from physlora.experiments.common import (
 )
 from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
+from physlora.training.stages import finished_model, run_stages, starting_model
 
 
 def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
     run_dir, started = cfg.run_dir, time.perf_counter()
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
-    data = select_run_data(cfg.data, cfg.seed)
+    data = keep_eval_answer_kinds(select_run_data(cfg.data, cfg.seed), cfg.eval.answer_kinds)
     write_provenance(cfg, run_dir, data, announce_and_check(data))
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
     loaded = load_configured_model(cfg)
+    start = starting_model(loaded.model, cfg)  # + train.init_adapter when GRPO continues an SFT adapter
 
-    bases = evaluate_all(loaded.model, loaded.tokenizer, data, cfg, "base", resume)
-    model, train_summary = fine_tune(loaded, data, cfg, resume)
+    bases = evaluate_all(start, loaded.tokenizer, data, cfg, "base", resume)
+    model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume)
     tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
 
     if is_main_process():
@@ -57,29 +59,34 @@ def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, re
     return outs
 
 
-def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool):
-    """LoRA fine-tuning (or, when resuming a run whose training had finished, its saved adapter)."""
+def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool):
+    """The configured training stages (SFT, GRPO or both) from `start`, or, when resuming a run whose training
+    had finished, its saved adapter."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
-        from physlora.models.loading import attach_adapter
-
         say("resume: training already finished; loading its adapter")
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
-        return attach_adapter(loaded.model, run_dir / "adapter").eval(), summary
-    from physlora.training.sft import train_lora
-
-    say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
-    model, result = train_lora(loaded.model, loaded.tokenizer, data.train, run_dir, lora=cfg.lora, train=cfg.train,
-                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
-    if result.truncated:
-        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
-            "their questions were shortened (answers kept)")
-    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
-    summary = result.summary(len(data.train))
+        return finished_model(start, run_dir / "adapter"), summary
+    model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say)
+    summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))
     return model, summary
+
+
+def keep_eval_answer_kinds(data: RunData, kinds: list[str] | None) -> RunData:
+    """eval.answer_kinds: only the free-form eval items whose reference is of those kinds (e.g. the numeric ones)."""
+    if not kinds:
+        return data
+    from physlora.training.rewards import keep_answer_kinds
+
+    for name, records in data.eval_sets.items():
+        data.eval_sets[name], dropped = keep_answer_kinds(records, kinds)
+        if dropped:
+            data.notes.append(f"eval.answer_kinds={kinds}: {dropped} items of {name} left out "
+                              f"({len(data.eval_sets[name])} kept)")
+    return data
 
 
 def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[EvalOutput], tuneds: list[EvalOutput],

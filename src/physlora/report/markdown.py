@@ -75,6 +75,33 @@ def topic_table(block: dict, metric: str) -> list[str]:
     return lines
 
 
+def grpo_intro(cfg: dict) -> list[str]:
+    """What "base" and "tuned" mean in a run with a GRPO stage."""
+    t = cfg.get("train", {})
+    stages = t.get("stages") or [t.get("method", "sft")]
+    if "grpo" not in stages:
+        return []
+    g = t.get("grpo", {})
+    start = f"`{t['init_adapter']}` (the adapter GRPO starts from)" if t.get("init_adapter") and stages[0] == "grpo" else None
+    return [
+        f"- stages: {' then '.join(stages)}; GRPO {g.get('max_steps')} steps, {g.get('prompts_per_step')} questions x "
+        f"{g.get('num_generations')} completions, lr {g.get('learning_rate')}, beta {g.get('beta')}, rewards {g.get('reward_weights')}",
+        f"- \"base\" below is the model with {start}; \"tuned\" is after GRPO" if start else "",
+        "",
+    ]
+
+
+def grpo_lines(run_dir: Path, train: dict | None) -> list[str]:
+    log_path = run_dir / "grpo_log.jsonl"
+    if not log_path.is_file():
+        return []
+    from physlora.report.grpo import grpo_section
+
+    samples_path = run_dir / "grpo_samples.jsonl"
+    summary = next((s for s in (train or {}).get("stages", [train or {}]) if s.get("method") == "grpo"), None)
+    return grpo_section(read_jsonl(log_path), read_jsonl(samples_path) if samples_path.is_file() else [], summary, run_dir)
+
+
 def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.md (and PNG plots) from metrics.json, train_log.jsonl, predictions.jsonl."""
     run_dir = Path(run_dir)
@@ -94,6 +121,7 @@ def build_report(run_dir: Path) -> Path:
     tr = metrics.get("train")
     if tr:
         lines += [f"Training: {tr['steps']} steps on {tr['n_train']} examples in {tr['seconds']:.0f} s.", ""]
+    lines += grpo_intro(cfg)
     for name, block in metrics.get("sets", {}).items():
         lines += [f"## {name} ({block['kind']}, n = {block['n']})", ""]
         lines += metrics_table(block) + [""]
@@ -113,6 +141,7 @@ def build_report(run_dir: Path) -> Path:
         lines += ["| step | loss | lr |", "|---|---|---|"]
         lines += [f"| {r['step']} | {r['loss']:.4f} | {r.get('learning_rate', float('nan')):.2e} |" for r in log[::every]]
         lines += [""]
+    lines += grpo_lines(run_dir, tr)
     samples = [p for p in preds if "base_answer" in p and "tuned_answer" in p][: cfg.get("eval", {}).get("samples_in_report", 5)]
     if samples:
         lines += ["## Sample answers (base vs tuned)", ""]

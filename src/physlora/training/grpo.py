@@ -29,11 +29,10 @@ from transformers import set_seed
 
 from physlora.config import GrpoSection, LoraSection, TrainSection
 from physlora.data.records import Record
-from physlora.errors import PhysloraError, TrainingInterrupted
+from physlora.errors import PhysloraError
 from physlora.prompting import build_prompt, encode_prompt
 from physlora.tracking import configure_tracking
-from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
-from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
+from physlora.training.checkpoints import checkpoint_step, last_checkpoint, read_log
 from physlora.training.rewards import RewardFunction, build_rewards, completion_text, reference_kind
 
 LOG_NAME = "grpo_log.jsonl"
@@ -157,91 +156,94 @@ def grpo_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool, re
     )
 
 
-def _trainer_class():
-    """GRPOTrainer with physlora's prompt tokenisation, per-phase timing and completion samples (built lazily:
-    importing TRL costs seconds and only GRPO needs it)."""
+class GrpoTrainerMixin:
+    """What physlora adds to TRL's GRPOTrainer: its own prompt token ids, per-phase timing and completion
+    samples. A mixin so that TRL is imported only when GRPO runs (`trainer_class`)."""
+
+    def __init__(self, *args, prompt_ids: dict[str, list[int]], samples_path: Path | None,
+                 samples_every: int, samples_per_step: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prompt_ids = prompt_ids
+        self._samples = (samples_path, samples_every, samples_per_step)
+        self._phase = dict.fromkeys(("generation", "reward", "rollout"), 0.0)
+        self.phase_totals = dict.fromkeys(TIMING_PHASES, 0.0)
+
+    def _tokenize_prompts(self, prompts: list):
+        # the token ids physlora.prompting.encode_prompt gives evaluation, not a re-tokenisation of the text
+        if prompts and all(isinstance(p, str) and p in self._prompt_ids for p in prompts):
+            return [list(self._prompt_ids[p]) for p in prompts], None, {}
+        return super()._tokenize_prompts(prompts)
+
+    def _generate(self, prompts: list):
+        started = time.perf_counter()
+        try:
+            return super()._generate(prompts)
+        finally:
+            self._phase["generation"] += time.perf_counter() - started
+
+    def _generate_and_score_completions(self, inputs):
+        started = time.perf_counter()
+        try:
+            return super()._generate_and_score_completions(inputs)
+        finally:
+            self._phase["rollout"] += time.perf_counter() - started
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        started = time.perf_counter()
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._phase["reward"] += time.perf_counter() - started
+        self._log_group_spread(rewards)
+        self._save_samples(inputs, completions, rewards)
+        return rewards
+
+    def _log_group_spread(self, rewards_per_func: torch.Tensor) -> None:
+        total = (rewards_per_func * self.reward_weights.to(rewards_per_func.device)).nansum(dim=1)
+        groups = total.view(-1, self.num_generations)
+        self._metrics["train"]["reward_group_std"].append(groups.std(dim=1).mean().item())
+
+    def _save_samples(self, inputs: list[dict], completions: list, rewards_per_func: torch.Tensor) -> None:
+        path, every, count = self._samples
+        step = self.state.global_step + 1  # the optimizer step these completions are for
+        if path is None or not count or step % every or not self.accelerator.is_main_process:
+            return
+        weights = self.reward_weights.tolist()
+        rows = []
+        for i in range(min(count, len(inputs))):  # the first rows are this process's (gathered first)
+            per = {name: float(rewards_per_func[i, j]) for j, name in enumerate(self.reward_func_names)}
+            rows.append({"step": step, "id": inputs[i].get("id"), "question": inputs[i]["question"],
+                         "reference": inputs[i]["answer"], "completion": completion_text(completions[i]),
+                         "rewards": per, "total": sum(w * v for w, v in zip(weights, per.values()))})
+        with path.open("a", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+    def training_step(self, model, inputs, num_items_in_batch):
+        started = time.perf_counter()
+        out = super().training_step(model, inputs, num_items_in_batch)
+        self._phase["step"] = self._phase.get("step", 0.0) + time.perf_counter() - started
+        if self._step % self.current_gradient_accumulation_steps == 0:
+            self._flush_timing()
+        return out
+
+    def _flush_timing(self) -> None:
+        """Seconds of this optimizer step by phase: generation, reward, log-probs (old/reference policy,
+        the rest of the rollout) and update (forward + backward + optimizer)."""
+        p = self._phase
+        step = {
+            "generation": p["generation"], "reward": p["reward"],
+            "logprobs": max(0.0, p["rollout"] - p["generation"] - p["reward"]),
+            "update": max(0.0, p.get("step", 0.0) - p["rollout"]),
+        }
+        for name, seconds in step.items():
+            self._metrics["train"][f"time/{name}_s"].append(seconds)
+            self.phase_totals[name] += seconds
+        self._phase = dict.fromkeys(("generation", "reward", "rollout", "step"), 0.0)
+
+
+def trainer_class():
+    """GRPOTrainer with physlora's additions (built lazily: importing TRL costs seconds)."""
     from trl import GRPOTrainer
 
-    class PhysloraGRPOTrainer(GRPOTrainer):
-        def __init__(self, *args, prompt_ids: dict[str, list[int]], samples_path: Path | None,
-                     samples_every: int, samples_per_step: int, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._prompt_ids = prompt_ids
-            self._samples = (samples_path, samples_every, samples_per_step)
-            self._phase = dict.fromkeys(("generation", "reward", "rollout"), 0.0)
-            self.phase_totals = dict.fromkeys(TIMING_PHASES, 0.0)
-
-        def _tokenize_prompts(self, prompts: list):
-            # the token ids physlora.prompting.encode_prompt gives evaluation, not a re-tokenisation of the text
-            if prompts and all(isinstance(p, str) and p in self._prompt_ids for p in prompts):
-                return [list(self._prompt_ids[p]) for p in prompts], None, {}
-            return super()._tokenize_prompts(prompts)
-
-        def _generate(self, prompts: list):
-            started = time.perf_counter()
-            try:
-                return super()._generate(prompts)
-            finally:
-                self._phase["generation"] += time.perf_counter() - started
-
-        def _generate_and_score_completions(self, inputs):
-            started = time.perf_counter()
-            try:
-                return super()._generate_and_score_completions(inputs)
-            finally:
-                self._phase["rollout"] += time.perf_counter() - started
-
-        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-            started = time.perf_counter()
-            rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-            self._phase["reward"] += time.perf_counter() - started
-            self._log_group_spread(rewards)
-            self._save_samples(inputs, completions, rewards)
-            return rewards
-
-        def _log_group_spread(self, rewards_per_func: torch.Tensor) -> None:
-            total = (rewards_per_func * self.reward_weights.to(rewards_per_func.device)).nansum(dim=1)
-            groups = total.view(-1, self.num_generations)
-            self._metrics["train"]["reward_group_std"].append(groups.std(dim=1).mean().item())
-
-        def _save_samples(self, inputs: list[dict], completions: list, rewards_per_func: torch.Tensor) -> None:
-            path, every, count = self._samples
-            step = self.state.global_step + 1  # the optimizer step these completions are for
-            if path is None or not count or step % every or not self.accelerator.is_main_process:
-                return
-            weights = self.reward_weights.tolist()
-            rows = []
-            for i in range(min(count, len(inputs))):  # the first rows are this process's (gathered first)
-                per = {name: float(rewards_per_func[i, j]) for j, name in enumerate(self.reward_func_names)}
-                rows.append({"step": step, "id": inputs[i].get("id"), "question": inputs[i]["question"],
-                             "reference": inputs[i]["answer"], "completion": completion_text(completions[i]),
-                             "rewards": per, "total": sum(w * v for w, v in zip(weights, per.values()))})
-            with path.open("a", encoding="utf-8") as f:
-                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-        def training_step(self, model, inputs, num_items_in_batch):
-            started = time.perf_counter()
-            out = super().training_step(model, inputs, num_items_in_batch)
-            self._phase["step"] = self._phase.get("step", 0.0) + time.perf_counter() - started
-            if self._step % self.current_gradient_accumulation_steps == 0:
-                self._flush_timing()
-            return out
-
-        def _flush_timing(self) -> None:
-            """Seconds of this optimizer step by phase: generation, reward, log-probs (old/reference policy,
-            the rest of the rollout) and update (forward + backward + optimizer)."""
-            p = self._phase
-            step = {
-                "generation": p["generation"], "reward": p["reward"],
-                "logprobs": max(0.0, p["rollout"] - p["generation"] - p["reward"]),
-                "update": max(0.0, p.get("step", 0.0) - p["rollout"]),
-            }
-            for name, seconds in step.items():
-                self._metrics["train"][f"time/{name}_s"].append(seconds)
-                self.phase_totals[name] += seconds
-            self._phase = dict.fromkeys(("generation", "reward", "rollout", "step"), 0.0)
-
-    return PhysloraGRPOTrainer
+    return type("PhysloraGRPOTrainer", (GrpoTrainerMixin, GRPOTrainer), {})
 
 
 @dataclass
@@ -300,7 +302,7 @@ def train_grpo(
     """GRPO-train a LoRA adapter on the gradable `records`; save it to out_dir/adapter.
 
     Returns the PEFT model (its "default" adapter trained, in eval mode) and what happened."""
-    from physlora.training.sft import set_threads
+    from physlora.training.sft import Guards, set_threads
 
     set_seed(seed)
     set_threads(train.num_threads)
@@ -316,57 +318,45 @@ def train_grpo(
     bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16
     args = grpo_arguments(out_dir, train, seed, bf16, weights)
     last = last_checkpoint(out_dir, CHECKPOINTS_NAME) if resume else None
-    log = JsonlLossLog(out_dir / LOG_NAME)
-    truncate_log(log.path, checkpoint_step(last))
+    guards = Guards.for_run(out_dir, peft_model, checkpoint_step(last), log_name=LOG_NAME,
+                            checkpoints=CHECKPOINTS_NAME, lr_key="train.grpo.learning_rate")
     samples = out_dir / SAMPLES_NAME
     if not resume:
         samples.unlink(missing_ok=True)
-    guard, stop, disk = NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model))
     from datasets import Dataset
 
-    trainer = _trainer_class()(
+    trainer = trainer_class()(
         model=peft_model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(data.rows),
-        processing_class=tokenizer, callbacks=[log, guard, stop, disk, *(extra_callbacks or [])],
+        processing_class=tokenizer, callbacks=[*guards.callbacks, *(extra_callbacks or [])],
         prompt_ids=data.prompt_ids, samples_path=samples, samples_every=g.samples_every,
         samples_per_step=g.samples_per_step,
     )
     started = time.perf_counter()
-    stop.install()
-    try:
+    with guards.stop.installed():
         trainer.train(resume_from_checkpoint=str(last) if last else None)
-    finally:
-        stop.uninstall()
     seconds = time.perf_counter() - started
-    _raise_if_stopped(trainer.state.global_step, g, guard, stop, disk, out_dir)
+    guards.raise_if_stopped(trainer.state.global_step, g.max_steps, out_dir)
+    adapter_dir = save_policy(trainer, tokenizer, out_dir / "adapter")
     peft_model = trainer.model
-    if "ref" in getattr(peft_model, "peft_config", {}):
-        peft_model.delete_adapter("ref")  # TRL's frozen copy of the starting adapter, the KL reference
-    peft_model.set_adapter("default")
-    adapter_dir = out_dir / "adapter"
-    if trainer.is_world_process_zero():
-        peft_model.save_pretrained(str(adapter_dir), safe_serialization=True, selected_adapters=["default"])
-        tokenizer.save_pretrained(str(adapter_dir))
-    peft_model.eval()
     result = GrpoResult(
-        adapter_dir, trainer.state.global_step, seconds, data, read_log(log.path),
+        adapter_dir, trainer.state.global_step, seconds, data, read_log(guards.log.path),
         {f.name: f.counters.as_dict() for f in funcs}, dict(trainer.phase_totals),
     )
     return peft_model, result
 
 
-def _raise_if_stopped(step: int, g: GrpoSection, guard: NanGuard, stop: StopOnSignal, disk: DiskGuard,
-                      out_dir: Path) -> None:
-    where = out_dir / CHECKPOINTS_NAME
-    if guard.bad_step is not None:
-        raise PhysloraError(f"GRPO loss became NaN/inf at step {guard.bad_step}: lower train.grpo.learning_rate; "
-                            f"the last good checkpoint is in {where}")
-    if disk.short is not None:
-        free, need = disk.short
-        raise PhysloraError(f"GRPO stopped at step {step}: {free / 1e6:.0f} MB free in {out_dir}, a checkpoint needs "
-                            f"~{need / 1e6:.0f} MB; free disk, then rerun with --resume")
-    if stop.signal is not None and step < g.max_steps:
-        raise TrainingInterrupted(f"GRPO interrupted at step {step}/{g.max_steps}; checkpoint saved in {where}; "
-                                  "rerun the same command with --resume to continue")
+def save_policy(trainer, tokenizer, adapter_dir: Path) -> Path:
+    """The trained "default" adapter (without TRL's frozen "ref" copy, the KL reference) to `adapter_dir`;
+    the model is left with that adapter active, in eval mode."""
+    peft_model = trainer.model
+    if "ref" in getattr(peft_model, "peft_config", {}):
+        peft_model.delete_adapter("ref")
+    peft_model.set_adapter("default")
+    if trainer.is_world_process_zero():
+        peft_model.save_pretrained(str(adapter_dir), safe_serialization=True, selected_adapters=["default"])
+        tokenizer.save_pretrained(str(adapter_dir))
+    peft_model.eval()
+    return adapter_dir
 
 
 def reward_functions(grpo: GrpoSection, rel_tol: float = 0.05) -> tuple[list[RewardFunction], list[float]]:

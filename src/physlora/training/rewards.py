@@ -448,3 +448,12 @@ def total_reward(funcs: list[RewardFunction], weights: list[float], completion: 
                  question: str = "", kind: str | None = None, choices: list[str] | None = None) -> float:
     """The weighted sum GRPO optimises, for one completion (used by tests and the report's samples)."""
     return sum(w * f.score_one(completion, reference, question, kind, choices) for f, w in zip(funcs, weights))
+
+
+def keep_answer_kinds(records: list, kinds: list[str] | None) -> tuple[list, int]:
+    """The free-form records whose reference is of one of `kinds` (all when `kinds` is None; multiple-choice
+    records are always kept), and how many were dropped."""
+    if not kinds:
+        return records, 0
+    kept = [r for r in records if r.choices or reference_kind(r.answer) in kinds]
+    return kept, len(records) - len(kept)

@@ -231,12 +231,15 @@ class Guards:
     nan: NanGuard
     stop: StopOnSignal
     disk: DiskGuard
+    checkpoints: str = "checkpoints"  # the run folder's checkpoint folder, named in the messages
+    lr_key: str = "train.learning_rate"  # the config key to lower when the loss goes NaN
 
     @classmethod
-    def for_run(cls, out_dir: Path, peft_model, resume_step: int) -> Guards:
-        log = JsonlLossLog(out_dir / "train_log.jsonl")
+    def for_run(cls, out_dir: Path, peft_model, resume_step: int, *, log_name: str = "train_log.jsonl",
+                checkpoints: str = "checkpoints", lr_key: str = "train.learning_rate") -> Guards:
+        log = JsonlLossLog(out_dir / log_name)
         truncate_log(log.path, resume_step)  # steps after the checkpoint will be redone
-        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)))
+        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)), checkpoints, lr_key)
 
     @property
     def callbacks(self) -> list:
@@ -246,8 +249,8 @@ class Guards:
         """A run stopped by a guard ends in one line that says why and how to go on."""
         if self.nan.bad_step is not None:
             raise PhysloraError(
-                f"loss became NaN/inf at step {self.nan.bad_step}: lower train.learning_rate or check the data; "
-                f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+                f"loss became NaN/inf at step {self.nan.bad_step}: lower {self.lr_key} or check the data; "
+                f"the last good checkpoint is in {out_dir / self.checkpoints}"
             )
         if self.disk.short is not None:
             free, need = self.disk.short
@@ -257,6 +260,6 @@ class Guards:
             )
         if self.stop.signal is not None and step < max_steps:
             raise TrainingInterrupted(
-                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / self.checkpoints}; "
                 "rerun the same command with --resume to continue"
             )

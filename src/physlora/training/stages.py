@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 from physlora.config import RunConfig
 from physlora.data.records import Record
-from physlora.results.io import is_main_process, write_json
+from physlora.distributed import is_main_process
+from physlora.results.io import write_json
+from physlora.results.schema import result_json
 
 SFT_ADAPTER = "sft_adapter"
 SFT_SUMMARY = "sft_summary.json"
@@ -33,12 +35,18 @@ def starting_model(model, cfg: RunConfig):
     return model
 
 
-def sft_summary(result, n_train: int) -> dict[str, Any]:
-    return {
-        "method": "sft", "steps": result.steps, "seconds": result.seconds, "n_train": n_train,
-        "train_tokens": result.train_tokens, "truncated_rows": result.truncated,
-        "final_loss": result.losses[-1]["loss"] if result.losses else None,
-    }
+def finished_model(start, adapter_dir: Path):
+    """`start` with a finished run's adapter active (resume after training ended), whether `start` is the
+    plain model or already carries the starting adapter."""
+    from peft import PeftModel
+
+    from physlora.models.loading import attach_adapter
+
+    if isinstance(start, PeftModel):
+        start.load_adapter(str(adapter_dir), adapter_name="trained", is_trainable=False)
+        start.set_adapter("trained")
+        return start.eval()
+    return attach_adapter(start, adapter_dir).eval()
 
 
 def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunConfig, *, resume: bool = False,
@@ -75,7 +83,7 @@ def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume:
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
             "their questions were shortened (answers kept)")
-    summary = sft_summary(result, len(records))
+    summary = {"method": "sft", **result_json(result.summary(len(records)))}
     if more_follow and is_main_process():
         # the next stage writes adapter/; keep the SFT one beside it
         shutil.rmtree(run_dir / SFT_ADAPTER, ignore_errors=True)
