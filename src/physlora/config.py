@@ -57,8 +57,8 @@ class GrpoSection(_Section):
     """GRPO (TRL's GRPOTrainer) with the physics check as the reward; see physlora.training.grpo.
     Defaults fit the embedded 135M model on 2 CPU cores (a step of 4 prompts x 4 completions)."""
 
-    max_steps: int = Field(40, gt=0)
-    learning_rate: float = Field(2e-5, gt=0)
+    max_steps: int = Field(30, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)  # LoRA: higher than full fine-tuning's ~1e-6; KL (beta) anchors it
     lr_scheduler: str = "constant"
     warmup_steps: int = Field(0, ge=0)
     prompts_per_step: int = Field(4, gt=0)  # distinct questions per optimizer step (all processes together)

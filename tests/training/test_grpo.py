@@ -29,8 +29,8 @@ ITEMS = [
 
 def _cfg(*overrides: str):
     return load_config(None, [
-        "train.report_to=[]", "train.grpo.prompts_per_step=4", "train.grpo.num_generations=4",
-        "train.grpo.max_completion_length=24", "train.grpo.learning_rate=1e-3", "train.grpo.samples_every=1",
+        "train.report_to=[]", "train.grpo.prompts_per_step=2", "train.grpo.num_generations=4",
+        "train.grpo.max_completion_length=16", "train.grpo.temperature=1.2", "train.grpo.learning_rate=1e-3", "train.grpo.samples_every=1",
         "train.grpo.samples_per_step=3", "train.grpo.save_steps=100", "train.num_threads=1", *overrides,
     ])
 
@@ -70,7 +70,7 @@ def test_a_few_grpo_steps_change_the_adapter(tmp_path):
     from physlora.models.loading import load_model
 
     loaded = load_model("smollm2-135m-instruct", device="cpu")  # its own copy: training wraps it in LoRA
-    cfg = _cfg("train.grpo.max_steps=2", "train.grpo.answer_kinds=[quantity]")
+    cfg = _cfg("train.grpo.max_steps=2", "train.grpo.answer_kinds=[quantity]", "train.grpo.save_steps=1")
     model, result = train_grpo(loaded.model, loaded.tokenizer, ITEMS, tmp_path, lora=cfg.lora, train=cfg.train,
                                system_prompt=SYSTEM, seed=3)
     assert result.steps == 2
@@ -80,7 +80,7 @@ def test_a_few_grpo_steps_change_the_adapter(tmp_path):
                 "frac_reward_zero_std", "reward_group_std", "completions/mean_length", "kl", "time/generation_s",
                 "time/reward_s", "time/update_s"):
         assert key in log[0], key
-    # the partial credit's purpose: at least one group of four did not score all alike
+    # the partial credit's purpose: at least one group of four completions did not score all alike
     assert min(r["frac_reward_zero_std"] for r in log) < 1.0
     # a fresh LoRA adapter starts with B = 0; GRPO's updates moved it
     weights = load_file(str(result.adapter_dir / "adapter_model.safetensors"))
@@ -89,8 +89,17 @@ def test_a_few_grpo_steps_change_the_adapter(tmp_path):
     assert not (result.adapter_dir / "ref").exists()  # TRL's KL reference is not part of the saved adapter
     samples = [json.loads(line) for line in (tmp_path / SAMPLES_NAME).read_text().splitlines()]
     assert len(samples) == 6 and set(samples[0]["rewards"]) == {"correctness", "partial", "answer_format"}
-    assert result.reward_counters["correctness"]["calls"] == 2 * 16
+    assert result.reward_counters["correctness"]["calls"] == 2 * 8
     assert result.reward_counters["correctness"]["errors"] == 0
+
+    # --resume with more steps continues from the last checkpoint (step 2): one more step, the log kept
+    more = _cfg("train.grpo.max_steps=3", "train.grpo.answer_kinds=[quantity]", "train.grpo.save_steps=1")
+    fresh = load_model("smollm2-135m-instruct", device="cpu")  # as a rerun of the command would load it
+    _, resumed = train_grpo(fresh.model, fresh.tokenizer, ITEMS, tmp_path, lora=more.lora,
+                            train=more.train, system_prompt=SYSTEM, seed=3, resume=True)
+    assert resumed.steps == 3 and resumed.reward_counters["correctness"]["calls"] == 8
+    log_after = [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()]
+    assert [r["step"] for r in log_after] == [1, 2, 3] and log_after[:2] == log
 
 
 def test_init_adapter_that_is_not_an_adapter_is_a_clear_error(small, tmp_path):
