@@ -5,13 +5,22 @@ import pytest
 from physlora.config import RunConfig, load_config, parse_override
 from physlora.errors import PhysloraError
 
-PRESETS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+PRESETS = sorted(p for p in (Path(__file__).parents[1] / "configs").glob("*.yaml") if not p.name.startswith("sweep"))
+SWEEPS = sorted((Path(__file__).parents[1] / "configs").glob("sweep*.yaml"))
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.name)
 def test_every_preset_validates(preset):
     cfg = load_config(preset)
     assert isinstance(cfg, RunConfig)
+
+
+@pytest.mark.parametrize("preset", SWEEPS, ids=lambda p: p.name)
+def test_every_sweep_preset_validates(preset):
+    from physlora.experiments.sweep_config import load_sweep_config
+
+    sweep, base = load_sweep_config(preset)  # also builds a run config from every value of every parameter
+    assert sweep.params and (base is None or base.is_file())
 
 
 def test_reference_preset_is_exactly_the_reference():

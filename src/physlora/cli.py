@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from physlora.errors import PhysloraError, TrainingInterrupted
+from physlora.untrusted import TerminalStream, terminal_text
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     from physlora.serve import app as serve
 
     serve.add_parser(sub)
+    _add_experiment_parsers(sub)
 
     p = add("report", "rebuild report.md from a run folder")
     p.add_argument("run_dir")
@@ -81,6 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config")
     c.add_argument("overrides", nargs="*", metavar="key=value")
     return parser
+
+
+def _add_experiment_parsers(sub) -> None:
+    """`sweep` and `compare` (physlora.experiments.sweep / .compare)."""
+    p = sub.add_parser("sweep", help="hyperparameter sweep over any config keys (Optuna here, Ray Tune on a cluster)")
+    p.add_argument("--config", required=True, help="sweep file (see configs/sweep-demo.yaml)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides of the sweep file, e.g. n_trials=4")
+    p = sub.add_parser("compare", help="one table + plot of many runs (and sweeps) on the same eval sets")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_SWEEP", help="run folders and/or sweep folders")
+    p.add_argument("--baseline", default="0", help="the run the others are tested against: index or name (default: the first)")
+    p.add_argument("--out", help="output folder (default: compare/ next to the first run)")
+
+
+def _experiment_command(args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        from physlora.experiments.sweep import sweep
+
+        folder = sweep(args.config, args.overrides)
+        print(f"sweep written to {folder} (summary.md, best_config.yaml)")
+        return 0
+    from physlora.experiments.compare import write_comparison
+
+    stray = [o for o in getattr(args, "overrides", None) or []]
+    if stray:
+        raise PhysloraError(f"compare takes no key=value overrides (got {' '.join(stray)})")
+    out = Path(args.out) if args.out else Path(args.runs[0]).parent / "compare"
+    print(f"wrote {write_comparison(args.runs, out, args.baseline)}")
+    return 0
 
 
 def _resolve_config(args: argparse.Namespace):
@@ -126,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"physlora: {e}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except PhysloraError as e:
-        print(f"physlora: error: {e}", file=sys.stderr)
+        print(f"physlora: error: {terminal_text(e)}", file=sys.stderr)  # messages may quote data rows
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("physlora: interrupted; files already written are complete (results are written atomically)", file=sys.stderr)
@@ -149,11 +179,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir)
         if not (run_dir / "metrics.json").is_file():
             raise PhysloraError(f"{run_dir} has no metrics.json: not a finished run folder")
-        print(build_report(run_dir))
+        print(terminal_text(build_report(run_dir)))
         return 0
     if args.command == "config":
         print(_resolve_config(args).to_yaml(), end="")
         return 0
+    if args.command in ("sweep", "compare"):
+        return _experiment_command(args)
     cfg = _resolve_config(args)
     if args.command == "ask":
         return _ask(args, cfg)
@@ -201,7 +233,7 @@ def _ask(args: argparse.Namespace, cfg) -> int:
     if args.question:
         answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
                                   max_new_tokens=args.max_new_tokens, batch_size=1)[0]
-        print(answer)
+        print(terminal_text(answer))  # model text: no escape sequence reaches the terminal
         return 0
     chat(loaded, cfg.system_prompt, args.max_new_tokens)
     return 0
@@ -230,11 +262,11 @@ def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, wri
             continue
         ids = encode_prompt(loaded.tokenizer, question, system_prompt, history)
         write("model> ", end="", flush=True)
-        pieces = []
+        pieces, shown = [], TerminalStream()  # model text: escape sequences removed even when split across pieces
         for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):
             pieces.append(piece)
-            write(piece, end="", flush=True)
-        write("")
+            write(shown.feed(piece), end="", flush=True)
+        write(shown.flush())
         history.append((question, "".join(pieces).strip()))
 
 

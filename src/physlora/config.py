@@ -38,6 +38,13 @@ class DataSection(_Section):
     eval_split: str = "test"
     # more sets to evaluate base and tuned on (their `eval_split`), e.g. [physlora-physics-mc]
     extra_eval: list[str] = Field(default_factory=list)
+    # sets of another origin/answer style, evaluated like extra_eval but labelled "transfer" in the report
+    # (e.g. [physlora-physics-short, physlora-general]); their validation splits join the in-training validation
+    transfer_eval: list[str] = Field(default_factory=list)
+    # validation data for the metrics during training and train.select_by; None -> the `validation_split` of
+    # the training source (and of extra/transfer sets) where it has one. A file here is used whole.
+    validation: str | None = None
+    validation_split: str = "validation"
     # native field -> source column, e.g. {question: input, answer: output}
     columns: dict[str, str | list[str]] = Field(default_factory=dict)
     test_size: float = Field(0.2, gt=0, lt=1)
@@ -119,6 +126,16 @@ class TrainSection(_Section):
     # MLFLOW_TRACKING_URI is set), or [] for none
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=lambda: ["tensorboard"])
     num_threads: int | None = Field(None, gt=0)
+    # physics metrics on the validation sets every N optimizer steps (and at the last step); 0 turns it off
+    eval_every: int = Field(50, ge=0)
+    eval_max_examples: int | None = Field(32, gt=0)  # per validation set, evenly spaced
+    eval_generate: int = Field(0, ge=0)  # also generate this many answers per free-form set: ROUGE-L, physics
+    # keep the checkpoint that is best by this validation metric (e.g. ref_nll, physlora-physics-mc/acc); the
+    # direction comes from the metric's registry entry. The saved adapter is the best one.
+    select_by: str | None = None
+    early_stopping_patience: int | None = Field(None, gt=0)  # evaluations without improvement before stopping
+    # start from a saved LoRA adapter (its r/alpha/targets win over lora.*) instead of a fresh one
+    init_adapter: str | None = None
     # bf16 mixed precision (fp32 master weights, bf16 autocast). null: on when the model is loaded in bf16
     # (model.dtype auto on a GPU that supports it); true on a CPU speeds up training where the CPU has native
     # bf16 (AVX512-BF16, AMX; ~1.3-1.4x here) and slows it where it has not
@@ -127,8 +144,7 @@ class TrainSection(_Section):
     # several in order in one run, e.g. [sft, grpo] (null: [method])
     method: Literal["sft", "grpo"] = "sft"
     stages: list[Literal["sft", "grpo"]] | None = Field(None, min_length=1)
-    # continue from a saved LoRA adapter (e.g. an SFT run's adapter/) instead of a fresh one
-    init_adapter: str | None = None
+    # (train.init_adapter, above, is where the first stage starts: e.g. GRPO from an SFT run's adapter/)
     grpo: GrpoSection = Field(default_factory=GrpoSection)
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from physlora.untrusted import tracking_key, visible
+
 _USER_MLFLOW_URI = os.environ.get("MLFLOW_TRACKING_URI")  # a user's own store wins over the run folder
 
 
@@ -20,7 +22,8 @@ def configure_tracking(out_dir: Path, report_to: list[str]) -> None:
 
 def log_eval_metrics(out_dir: Path, report_to: list[str], metrics: dict[str, dict], prefix: str) -> None:
     """Send aggregate eval metrics (e.g. base/tuned) to the same trackers as the training loss."""
-    flat = {f"{prefix}/{k}": v["mean"] for k, v in metrics.items() if isinstance(v.get("mean"), (int, float))}
+    # names reach tracking UIs: MLflow rejects characters outside its set, so every key is made acceptable
+    flat = {tracking_key(f"{prefix}/{k}"): v["mean"] for k, v in metrics.items() if isinstance(v.get("mean"), (int, float))}
     if "tensorboard" in report_to:
         from torch.utils.tensorboard import SummaryWriter
 
@@ -31,5 +34,5 @@ def log_eval_metrics(out_dir: Path, report_to: list[str], metrics: dict[str, dic
         import mlflow
 
         configure_tracking(out_dir, report_to)
-        with mlflow.start_run(run_name=f"{out_dir.name}-{prefix.replace('/', '-')}"):
+        with mlflow.start_run(run_name=visible(f"{out_dir.name}-{prefix.replace('/', '-')}")[:250]):
             mlflow.log_metrics({k.replace("/", "."): v for k, v in flat.items()})

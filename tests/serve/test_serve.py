@@ -5,88 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from chromium_helpers import browser_or_skip, chromium_page, serve_process, wait_until
 from physlora.errors import PhysloraError
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 QUESTION = "What is Newton's second law?"
-
-
-# ---------------------------------------------------------------- a real run folder
-
-
-@pytest.fixture(scope="session")
-def run_folder(tmp_path_factory, fixtures):
-    """config.yaml + a real LoRA adapter (2 steps on mini.jsonl, embedded model) + small metrics/predictions.
-    Returns the folder and the trained (in-memory) PEFT model, to check the served adapter against it."""
-    from physlora.config import load_config
-    from physlora.data.sources import load_records
-    from physlora.models.loading import load_model
-    from physlora.results.io import atomic_write_text, write_json, write_jsonl
-    from physlora.training.sft import train_lora
-
-    run_dir = tmp_path_factory.mktemp("serve-run") / "mini"
-    cfg = load_config(None, [f"output_dir={run_dir.parent}", "name=mini", f"data.train={fixtures / 'mini.jsonl'}",
-                             "train.max_steps=2", "train.batch_size=2", "train.grad_accum=1", "train.warmup_steps=0",
-                             "train.learning_rate=0.005", "train.report_to=[]", "eval.max_new_tokens=16"])
-    records = load_records(str(fixtures / "mini.jsonl")).records
-    fresh = load_model(cfg.model.name, device="cpu")  # train_lora changes its model in place: not the shared one
-    trained, result = train_lora(fresh.model, fresh.tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
-                                 system_prompt=cfg.system_prompt, seed=cfg.seed)
-    assert result.steps == 2 and (run_dir / "adapter" / "adapter_config.json").is_file()
-    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-
-    def stat(mean):
-        return {"mean": mean, "ci95": [mean - 0.05, mean + 0.05], "n": len(records)}
-
-    block = {
-        "kind": "freeform", "n": len(records), "source": "mini.jsonl",
-        "base": {"token_f1": stat(0.21), "rouge_l": stat(0.18), "ref_nll": stat(2.5)},
-        "tuned": {"token_f1": stat(0.34), "rouge_l": stat(0.29), "ref_nll": stat(1.9)},
-        "comparison": {"token_f1": {"diff": 0.13, "ci95": [0.05, 0.2], "p_value": 0.01},
-                       "rouge_l": {"diff": 0.11, "ci95": [-0.01, 0.2], "p_value": 0.08},
-                       "ref_nll": {"diff": -0.6, "ci95": [-0.9, -0.3], "p_value": float("nan")}},
-    }
-    write_json(run_dir / "metrics.json", {"config": cfg.model_dump(mode="json"), "sets": {"mini.jsonl": block},
-                                          "train": {"steps": 2, "final_loss": result.losses[-1]["loss"]}})
-    write_jsonl(run_dir / "predictions.jsonl", [
-        {"set": "mini.jsonl", "id": r.id, "topic": r.topic, "question": r.question, "reference": r.answer,
-         "base_answer": f"base answer {i}", "tuned_answer": f"tuned answer {i}",
-         "base_scores": {"token_f1": 0.1}, "tuned_scores": {"token_f1": 0.2}}
-        for i, r in enumerate(records)
-    ])
-    return SimpleNamespace(path=run_dir, cfg=cfg, trained=trained, tokenizer=fresh.tokenizer, n=len(records))
-
-
-@pytest.fixture(scope="module")
-def app(run_folder, small):
-    """The app with the shared base model and the tuned model loaded the real way (base + RUN_DIR/adapter)."""
-    from physlora.serve.app import create_app
-
-    return create_app(run_folder.path, base=small)
-
-
-@pytest.fixture()
-def client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app) as c:
-        yield c
+LOCAL = "http://127.0.0.1:8000"  # the Host / Origin the app fixture is bound to
 
 
 # ---------------------------------------------------------------- API
@@ -144,16 +75,18 @@ def test_predictions_bad_paging_is_400(client, params):
 
 
 def test_ask_answers_with_both_models(client, run_folder, small):
+    """One served model answers "base" (adapter disabled) exactly as a separate plain base model does, and
+    "tuned" exactly as the model just trained: the same answers the old two-model server gave."""
     from physlora.inference.generate import generate_answers
 
-    r = client.post("/api/ask", json={"question": f"  {QUESTION}\n"})
+    r = client.post("/api/ask", json={"question": f"  {QUESTION}\n"}, headers={"Origin": LOCAL})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["base"].strip() and body["tuned"].strip() and body["seconds"] >= 0
     kw = dict(system_prompt=run_folder.cfg.system_prompt, max_new_tokens=16, batch_size=1)
     assert body["base"] == generate_answers(small.model, small.tokenizer, [QUESTION], **kw)[0]
-    # the served tuned model (base + adapter loaded from disk) answers exactly like the model just trained
     assert body["tuned"] == generate_answers(run_folder.trained, run_folder.tokenizer, [QUESTION], **kw)[0]
+    assert body["base"] != body["tuned"]  # the adapter is really switched (lr 0.005 for 2 steps changes the answer)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +111,7 @@ def test_ask_accepts_exactly_2000_characters(app, monkeypatch):
     import physlora.inference.generate
 
     monkeypatch.setattr(physlora.inference.generate, "generate_answers", lambda m, t, qs, **kw: [f"{len(qs[0])}"])
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         r = c.post("/api/ask", json={"question": "y" * 2000})
     assert r.status_code == 200 and r.json()["base"] == "2000"
 
@@ -203,7 +136,7 @@ def test_generation_is_serialised(app, monkeypatch):
 
     monkeypatch.setattr(physlora.inference.generate, "generate_answers", slow)
     results = {}
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         def ask(i):
             results[i] = c.post("/api/ask", json={"question": f"q{i}"}).json()
 
@@ -232,7 +165,7 @@ def test_missing_run_files_fail_before_serving(run_folder, tmp_path, missing):
     message = str(err.value)
     assert missing in message and "\n" not in message
     # main() fails the same way before loading a model or opening a port
-    args = argparse.Namespace(run_dir=str(broken), host="127.0.0.1", port=0, max_new_tokens=None)
+    args = argparse.Namespace(run_dir=str(broken), host="127.0.0.1", port=0, max_new_tokens=None, token=None)
     with pytest.raises(PhysloraError, match=re.escape(missing)):
         serve.main(args)
 
@@ -250,6 +183,9 @@ def test_not_a_folder_and_bad_metrics(tmp_path, run_folder, capsys):
     (broken / "metrics.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(PhysloraError, match="metrics.json is not valid JSON"):
         serve.create_app(broken)
+    (broken / "metrics.json").write_text('{"config": {}, "sets": {"s": {"kind": "freeform"}}}', encoding="utf-8")
+    with pytest.raises(PhysloraError, match="not a RunMetrics file: sets.s.n"):
+        serve.create_app(broken)
 
 
 def test_add_parser_defaults_to_localhost():
@@ -258,8 +194,8 @@ def test_add_parser_defaults_to_localhost():
     parser = argparse.ArgumentParser(prog="physlora")
     serve.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve", "runs/demo"])
-    assert (args.command, args.run_dir, args.host, args.port, args.max_new_tokens) == (
-        "serve", "runs/demo", "127.0.0.1", 8000, None)
+    assert (args.command, args.run_dir, args.host, args.port, args.max_new_tokens, args.token) == (
+        "serve", "runs/demo", "127.0.0.1", 8000, None, None)
     args = parser.parse_args(["serve", "r", "--host", "0.0.0.0", "--port", "9001", "--max-new-tokens", "32"])
     assert (args.host, args.port, args.max_new_tokens, args.func) == ("0.0.0.0", 9001, 32, serve.main)
 
@@ -278,101 +214,34 @@ def test_taken_port_is_a_clear_error():
 # ---------------------------------------------------------------- the page in a real browser
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _browser_or_skip():
-    """Playwright's sync API, or a skip (locally) / a failure (under CI, which installs the browser)."""
-    missing = []
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        missing.append("the playwright Python package (pip install playwright)")
-    if missing:
-        reason = "browser test needs " + " and ".join(missing) + "; scripts/ci-browser-deps.sh installs the browser"
-        if _in_ci():
-            pytest.fail(f"CI is set, so the browser test must run: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
-def _wait_for_server(proc: subprocess.Popen, log: Path, timeout: float) -> str:
-    """The URL the server printed, once it answers /api/info; fails with the server's log otherwise."""
-    deadline = time.monotonic() + timeout
-    url = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        if url is None:
-            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", log.read_text(errors="replace"))
-            url = found.group(1) if found else None
-        if url is not None:
-            try:
-                with urllib.request.urlopen(url + "api/info", timeout=5) as r:
-                    if r.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.5)
-    pytest.fail(f"server not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.mark.slow
 def test_page_end_to_end_in_chromium(request, tmp_path):
-    sync_playwright = _browser_or_skip()  # before the run folder is built: a skip costs nothing
+    sync_playwright = browser_or_skip()  # before the run folder is built: a skip costs nothing
     run_folder = request.getfixturevalue("run_folder")
-    log = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    with log.open("w") as out:
-        # --port 0: the server binds a free port itself and prints it (no race with another process)
-        proc = subprocess.Popen([sys.executable, "-m", "physlora.serve", str(run_folder.path), "--port", "0"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        url = _wait_for_server(proc, log, timeout=300)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
-                errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url, timeout=60_000)
-                # metrics and predictions render from the API
-                page.wait_for_function("document.querySelectorAll('#metrics table tr').length > 1", timeout=30_000)
-                page.wait_for_function("document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30_000)
-                assert "Token F1" in page.inner_text("#metrics")
-                assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
+    with serve_process(run_folder.path, tmp_path / "server.log") as url, \
+            chromium_page(sync_playwright, viewport={"width": 1280, "height": 900}) as page:
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, timeout=60_000)
+        # metrics and predictions render from the API
+        wait_until(page, "document.querySelectorAll('#metrics table tr').length > 1", timeout=30)
+        wait_until(page, "document.querySelectorAll('#pred-table tbody tr').length > 0", timeout=30)
+        assert "Token F1" in page.inner_text("#metrics")
+        assert page.inner_text("#base-answer").strip() == "" and page.inner_text("#tuned-answer").strip() == ""
 
-                page.fill("#question", QUESTION)
-                page.click("#ask")
-                page.wait_for_function(
-                    "document.getElementById('base-answer').textContent.trim().length > 0"
-                    " && document.getElementById('tuned-answer').textContent.trim().length > 0",
-                    timeout=180_000,
-                )
-                base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
-                assert base and tuned
-                assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
-                assert "Error" not in page.inner_text("#ask-status")
-                page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
-                assert (tmp_path / "serve.png").stat().st_size > 10_000
+        page.fill("#question", QUESTION)
+        page.click("#ask")
+        wait_until(page, "document.getElementById('base-answer').textContent.trim().length > 0"
+                         " && document.getElementById('tuned-answer').textContent.trim().length > 0", timeout=180)
+        base, tuned = page.inner_text("#base-answer").strip(), page.inner_text("#tuned-answer").strip()
+        assert base and tuned
+        assert page.is_visible("#base-answer") and page.is_visible("#tuned-answer")
+        assert "Error" not in page.inner_text("#ask-status")
+        page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
+        assert (tmp_path / "serve.png").stat().st_size > 10_000
 
-                # an empty question is refused in the page, without a request
-                page.fill("#question", "   ")
-                page.click("#ask")
-                page.wait_for_function("document.getElementById('ask-status').classList.contains('error')",
-                                       timeout=10_000)
-                assert errors == []
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        # an empty question is refused in the page, without a request
+        page.fill("#question", "   ")
+        page.click("#ask")
+        wait_until(page, "document.getElementById('ask-status').classList.contains('error')", timeout=10)
+        assert errors == []

@@ -20,6 +20,9 @@ class RunData:
     train_source: str
     eval_sets: dict[str, list[Record]]  # source name -> records, in the order they are evaluated
     notes: list[str] = field(default_factory=list)  # what was skipped or looks wrong, to tell the user
+    # eval set -> "in-distribution" (the eval split of the training data, data.extra_eval) or "transfer"
+    # (data.transfer_eval: another origin or answer style)
+    origins: dict[str, str] = field(default_factory=dict)
 
     def manifest(self) -> dict:
         """The ids of every set: kept in the run folder so anyone can check what was trained and evaluated on."""
@@ -61,11 +64,13 @@ def select_run_data(d: DataSection, seed: int) -> RunData:
         test_size=d.test_size, seed=seed, skip_invalid=d.skip_invalid,
     )
     extra = [load_records(name, d.eval_split, columns=columns, skip_invalid=d.skip_invalid) for name in d.extra_eval]
+    transfer = [load_records(name, d.eval_split, columns=columns, skip_invalid=d.skip_invalid) for name in d.transfer_eval]
     data = RunData(
         train=evenly_spaced(train_set.records, d.max_train_examples),
         train_source=train_set.source,
-        eval_sets={s.source: evenly_spaced(s.records, d.max_eval_examples) for s in [eval_set, *extra]},
-        notes=_skip_notes(train_set, eval_set, *extra),
+        eval_sets={s.source: evenly_spaced(s.records, d.max_eval_examples) for s in [eval_set, *extra, *transfer]},
+        notes=_skip_notes(train_set, eval_set, *extra, *transfer),
+        origins={s.source: "in-distribution" for s in [eval_set, *extra]} | {s.source: "transfer" for s in transfer},
     )
     for name, records in data.eval_sets.items():
         leaked = leaked_ids(data.train, records)

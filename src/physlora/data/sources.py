@@ -12,7 +12,13 @@ from physlora.data.records import LoadResult, Record
 from physlora.errors import PhysloraError
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
-BUNDLED = {"physlora-physics": "freeform", "physlora-physics-mc": "mc"}
+BUNDLED = {
+    "physlora-physics": "freeform",
+    "physlora-physics-mc": "mc",
+    # transfer sets (validation + test only, never trained on): another answer style, and general knowledge
+    "physlora-physics-short": "short",
+    "physlora-general": "general",
+}
 
 
 def bundled_path(name: str, split: str) -> Path:

@@ -13,11 +13,13 @@ from physlora.distributed import is_main_process, same_on_all_ranks
 from physlora.errors import PhysloraError
 from physlora.results.io import atomic_write_text, environment, write_json
 from physlora.results.schema import EvalOutput
+from physlora.untrusted import terminal_text
 
 
 def say(msg: str) -> None:
+    """A progress line on rank 0; data set names and notes in it come from data, so escapes are stripped."""
     if is_main_process():
-        print(f"[physlora] {msg}", flush=True)
+        print(f"[physlora] {terminal_text(msg)}", flush=True)
 
 
 def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool) -> None:

@@ -21,7 +21,8 @@ from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSumm
 from physlora.training.stages import finished_model, run_stages, starting_model
 
 
-def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
+def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
+    """`callbacks`: more TrainerCallbacks for the fine-tuning (a sweep's pruner reports through one)."""
     run_dir, started = cfg.run_dir, time.perf_counter()
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     data = keep_eval_answer_kinds(select_run_data(cfg.data, cfg.seed), cfg.eval.answer_kinds)
@@ -29,10 +30,11 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False) -> Pat
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
     loaded = load_configured_model(cfg)
+
     start = starting_model(loaded.model, cfg)  # + train.init_adapter when GRPO continues an SFT adapter
 
     bases = evaluate_all(start, loaded.tokenizer, data, cfg, "base", resume)
-    model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume)
+    model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks)
     tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
 
     if is_main_process():
@@ -59,16 +61,44 @@ def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, re
     return outs
 
 
-def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool):
-    """The configured training stages (SFT, GRPO or both) from `start`, or, when resuming a run whose training
-    had finished, its saved adapter."""
+def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
+    """Only the base model's evaluation of a run, into folder/eval_base_<i>.json (the files `run --resume`
+    reuses): a sweep evaluates the base model once and hands the files to every trial."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = select_run_data(cfg.data, cfg.seed)
+    loaded = load_configured_model(cfg)
+    semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
+    paths = [folder / f"eval_base_{i}.json" for i in range(len(data.eval_sets))]
+    for path, (name, records) in zip(paths, data.eval_sets.items()):
+        evaluate_set(loaded.model, loaded.tokenizer, records, cfg, path=path, label=f"the base model on {name}",
+                     resume=True, semantic=semantic)
+    return paths
+
+
+def validation_sets(cfg: RunConfig, train_records: list) -> list:
+    """The sets scored during training (none when train.eval_every is 0); the same on every rank."""
+    if not cfg.train.eval_every:
+        return []
+    from physlora.experiments.validation_sets import load_validation_sets
+
+    sets = load_validation_sets(cfg.data, train_records, cfg.train.eval_max_examples)
+    if sets:
+        say(f"validation every {cfg.train.eval_every} steps on " + ", ".join(
+            f"{s.name or 'the training source'} ({len(s.records)})" for s in sets))
+    return sets
+
+
+def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None):
+    """The configured training stages (SFT, GRPO or SFT then GRPO) from `start`, or, when resuming a run whose
+    training had finished, its saved adapter."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
         say("resume: training already finished; loading its adapter")
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
         return finished_model(start, run_dir / "adapter"), summary
-    model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say)
+    model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
+                             validation=validation_sets(cfg, data.train))
     summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))
@@ -99,6 +129,7 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[Eval
             kind=base.kind, n=len(base.rows), source=name, base=base.metrics, tuned=tuned.metrics,
             comparison=compare(base, tuned, cfg.eval.bootstrap_resamples, cfg.seed),
             by_topic={"base": base.by_topic, "tuned": tuned.by_topic}, metric_info=base.metric_info | tuned.metric_info,
+            origin=data.origins.get(name, "in-distribution"),
         )
         for name, base, tuned in zip(data.eval_sets, bases, tuneds)
     }

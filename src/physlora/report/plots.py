@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from physlora.results.schema import PairedSet
+from physlora.untrusted import plot_text
+
 
 def plot_loss(log: list[dict], path: Path) -> bool:
     if not log:
@@ -24,10 +27,10 @@ def plot_loss(log: list[dict], path: Path) -> bool:
     return True
 
 
-def plot_metrics(block: dict, path: Path) -> bool:
+def plot_metrics(block: PairedSet, path: Path) -> bool:
     # metrics on a 0..1 "higher is better" scale share one axis; NLL-like ones are left to the table
-    info = block.get("metric_info", {})
-    names = [m for m in block["base"] if m in block.get("tuned", {}) and info.get(m, {}).get("higher_is_better", True)]
+    info = block.metric_info
+    names = [m for m in block.base if m in block.tuned and (m not in info or info[m].higher_is_better)]
     if not names:
         return False
     import matplotlib
@@ -38,16 +41,45 @@ def plot_metrics(block: dict, path: Path) -> bool:
 
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.4))
-    for shift, key, color in ((-0.2, "base", "#9aa5b1"), (0.2, "tuned", "#2f6fb0")):
-        means = np.array([block[key][m]["mean"] for m in names])
-        lo = np.array([block[key][m]["ci95"][0] for m in names])
-        hi = np.array([block[key][m]["ci95"][1] for m in names])
-        ax.bar(x + shift, means, 0.4, yerr=[means - lo, hi - means], capsize=3, label=key, color=color)
-    ax.set_xticks(x, [info.get(m, {}).get("label", m).split(" (")[0] for m in names], rotation=20, ha="right")
+    for shift, side, color in ((-0.2, block.base, "#9aa5b1"), (0.2, block.tuned, "#2f6fb0")):
+        means = np.array([side[m].mean for m in names])
+        lo = np.array([side[m].ci95[0] for m in names])
+        hi = np.array([side[m].ci95[1] for m in names])
+        ax.bar(x + shift, means, 0.4, yerr=[means - lo, hi - means], capsize=3,
+               label="base" if side is block.base else "tuned", color=color)
+    labels = [plot_text(info[m].label.split(" (")[0] if m in info else m, 40) for m in names]
+    ax.set_xticks(x, labels, rotation=20, ha="right")
     ax.set_ylabel("mean (95% CI)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_validation(rows: list[dict], path: Path) -> bool:
+    """Each validation metric against the optimizer step, one small panel per metric (their scales differ)."""
+    keys = [k for k in (rows[0] if rows else {}) if k.startswith("eval_") and k != "eval_seconds"]
+    if not keys:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, len(keys))
+    nrows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.4 * cols, 2.6 * nrows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1)
+        ax.set_title(plot_text(key[len("eval_"):], 40), fontsize=9)
+        ax.set_xlabel("optimizer step", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return True

@@ -40,9 +40,10 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, errors: str = "strict") -> list[dict]:
+    """Rows of a JSON Lines file; errors="replace" reads bytes that are not UTF-8 as U+FFFD (for display)."""
     rows = []
-    with Path(path).open(encoding="utf-8") as f:
+    with Path(path).open(encoding="utf-8", errors=errors) as f:
         for line in f:
             line = line.strip()
             if line:

@@ -85,6 +85,8 @@ class PairedSet(_Result):
     comparison: dict[str, Comparison] = Field(default_factory=dict)
     by_topic: dict[str, dict[str, dict[str, Interval]]] = Field(default_factory=dict)
     metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+    # "in-distribution": the eval split of the training data (and data.extra_eval); "transfer": data.transfer_eval
+    origin: Literal["in-distribution", "transfer"] = "in-distribution"
 
 
 class TrainSummary(_Result):
@@ -94,6 +96,11 @@ class TrainSummary(_Result):
     train_tokens: int = 0
     truncated_rows: int = 0
     final_loss: float | None = None
+    validation_evals: int = 0
+    select_by: str | None = None  # train.select_by: the adapter is the checkpoint of best_step
+    best_step: int | None = None
+    best_metric: float | None = None
+    stopped_early: bool = False
 
 
 class RunMetrics(_Result):

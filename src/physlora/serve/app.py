@@ -5,11 +5,16 @@ shows the run's metrics and lets you browse its predictions. Routes:
 
     GET  /                 the page
     GET  /api/info         run name, model, settings (what the page header shows)
-    GET  /api/metrics      metrics.json as written by `physlora run`
+    GET  /api/metrics      metrics.json as written by `physlora run` (read as RunMetrics)
     GET  /api/predictions  ?offset=&limit=&q= -> {"total", "offset", "limit", "rows"} (q: case-insensitive substring)
     POST /api/ask          {"question": ...} -> {"base": ..., "tuned": ..., "seconds": ...}
 
-Generation is serialised with a lock: one question at a time, later ones wait their turn.
+One model is loaded: the base model with the run's adapter. "tuned" answers with the adapter, "base" with it
+disabled (peft's `disable_adapter()`), which gives the plain base model's answers in one model's memory.
+Generation is serialised with a lock (one question at a time); at most MAX_PENDING_ASKS questions wait or run,
+more get 503 at once. Text in API answers is passed through physlora.untrusted.visible (invisible and control
+characters shown as marks); the page puts it in the DOM with textContent only, never as HTML. Host, Origin,
+token, body-size checks and security headers: serve/guard.py.
 fastapi/uvicorn are imported only when the server is built, so `physlora --help` does not need them.
 """
 
@@ -34,9 +39,12 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_QUESTION_CHARS = 2000
 MAX_PAGE = 200
+MAX_PENDING_ASKS = 4  # one generating + three waiting; a fifth concurrent question is told to retry
 PREDICTION_FIELDS = ("id", "set", "question", "reference", "base_answer", "tuned_answer")
 _SEARCHED = ("id", "question", "reference", "base_answer", "tuned_answer")
 EXIT_USER_ERROR = 2
+TOKEN_ENV = "PHYSLORA_SERVE_TOKEN"
+MIN_TOKEN_CHARS = 16
 
 
 class AskRequest(BaseModel):
@@ -77,17 +85,15 @@ def _finite(value: Any) -> Any:
 
 
 def _load_run_files(run_dir: Path) -> tuple[dict, list[dict]]:
+    """metrics.json validated as RunMetrics (a broken file is one line, before any model is loaded) and the
+    prediction rows; a byte that is not UTF-8 in predictions.jsonl shows as U+FFFD instead of stopping."""
     from physlora.results.io import read_jsonl
+    from physlora.results.schema import RunMetrics, read_result, result_json
 
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PhysloraError(f"{run_dir / 'metrics.json'} is not valid JSON: {str(e).splitlines()[0]}") from None
-    if not isinstance(metrics, dict):
-        raise PhysloraError(f"{run_dir / 'metrics.json'} must hold a JSON object")
+    metrics = result_json(read_result(run_dir / "metrics.json", RunMetrics))
     rows = [
         {k: _finite(r.get(k)) for k in PREDICTION_FIELDS}
-        for r in read_jsonl(run_dir / "predictions.jsonl")
+        for r in read_jsonl(run_dir / "predictions.jsonl", errors="replace")
         if isinstance(r, dict)
     ]
     return _finite(metrics), rows
@@ -104,25 +110,22 @@ def _metric_labels(metrics: dict) -> tuple[dict[str, str], list[str]]:
     return labels, sorted(lower)
 
 
-def filter_predictions(rows: list[dict], q: str | None) -> list[dict]:
+def matching_rows(rows: list[dict], q: str | None) -> list[int]:
+    """Indices of the rows whose id, question, reference or answers contain q (case-insensitive)."""
     needle = (q or "").strip().lower()
-    if not needle:
-        return rows
-    return [r for r in rows if any(needle in str(r.get(k) or "").lower() for k in _SEARCHED)]
+    return [i for i, r in enumerate(rows) if not needle or any(needle in str(r.get(k) or "").lower() for k in _SEARCHED)]
 
 
-def load_base(cfg, *, say=print):
+def filter_predictions(rows: list[dict], q: str | None) -> list[dict]:
+    return [rows[i] for i in matching_rows(rows, q)]
+
+
+def load_served_model(cfg, run_dir: Path, *, say=print):
+    """ONE copy of the base model with the run's adapter on top: "tuned" answers with the adapter, "base" with
+    it disabled, so serving holds one model instead of two (half the memory of a base + a tuned copy)."""
     from physlora.models.loading import load_model
 
-    say(f"loading {cfg.model.name} (base)")
-    return load_model(cfg.model.name, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code)
-
-
-def load_tuned(cfg, run_dir: Path, *, say=print):
-    """A second copy of the base model with the run's adapter on top (PEFT changes the model in place)."""
-    from physlora.models.loading import load_model
-
-    say(f"loading {cfg.model.name} + {run_dir / 'adapter'} (tuned)")
+    say(f"loading {cfg.model.name} + {run_dir / 'adapter'} (tuned; base = the same model, adapter disabled)")
     return load_model(cfg.model.name, adapter=str(run_dir / "adapter"), dtype=cfg.model.dtype,
                       trust_remote_code=cfg.model.trust_remote_code)
 
@@ -130,39 +133,35 @@ def load_tuned(cfg, run_dir: Path, *, say=print):
 # ---------------------------------------------------------------- app
 
 
-def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = None) -> "FastAPI":
-    """The web app for one run folder. `base`/`tuned` are LoadedModel-like objects (.model, .tokenizer);
-    either one left out is loaded from the run's config (tuned = base model + RUN_DIR/adapter)."""
-    # long: the routes are closures over one run's state (models, metrics, predictions, lock); each is a few lines
-    from fastapi import FastAPI, HTTPException, Query
+def create_app(run_dir, *, model=None, max_new_tokens: int | None = None, host: str = DEFAULT_HOST,
+               port: int = DEFAULT_PORT, token: str | None = None, max_pending_asks: int = MAX_PENDING_ASKS,
+               compare: list[str] | None = None) -> "FastAPI":
+    """The web app for one run folder, as bound to host:port (only that Host is served). `model` is a
+    LoadedModel-like object (.model a PEFT model, .tokenizer); left out, it is loaded from the run's config
+    (base model + RUN_DIR/adapter). With `token`, every /api/ call must send `Authorization: Bearer TOKEN`."""
+    from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import JSONResponse
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from physlora.config import load_config
+    from physlora.serve.guard import Access, Guard, page_csp
 
     run_dir = check_run_dir(run_dir)
     cfg = load_config(run_dir / "config.yaml")
     metrics, predictions = _load_run_files(run_dir)
-    base = base if base is not None else load_base(cfg)
-    tuned = tuned if tuned is not None else load_tuned(cfg, run_dir)
-    new_tokens = max_new_tokens or cfg.eval.max_new_tokens
-    lock = threading.Lock()
-
-    labels, lower_is_better = _metric_labels(metrics)
-    info = {
-        "run_dir": str(run_dir),
-        "name": cfg.name,
-        "model": cfg.model.name,
-        "adapter": str(run_dir / "adapter"),
-        "system_prompt": cfg.system_prompt,
-        "max_new_tokens": new_tokens,
-        "max_question_chars": MAX_QUESTION_CHARS,
-        "n_predictions": len(predictions),
-        "metric_labels": labels,
-        "lower_is_better": lower_is_better,
-    }
+    model = model if model is not None else load_served_model(cfg, run_dir)
+    if not hasattr(model.model, "disable_adapter"):
+        raise PhysloraError("serve needs the model with its LoRA adapter (a PEFT model): base answers come from "
+                            "the same model with the adapter disabled")
+    access = Access.for_bind(host, port, token)
 
     app = FastAPI(title=f"physlora serve: {cfg.name}", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(access.hosts), www_redirect=False)
+    from physlora.serve.compare_page import compare_html
+
+    # the CSP allows the inline script/style of each page served: the run page, and /compare with --compare
+    app.add_middleware(Guard, access=access, csp=page_csp(page_html() + (compare_html() if compare else "")))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request, exc: RequestValidationError):
@@ -171,6 +170,30 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
             where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query"))
             problems.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
         return JSONResponse({"detail": "invalid request: " + "; ".join(problems)}, status_code=400)
+
+    _add_read_routes(app, cfg, run_dir, metrics, predictions, max_new_tokens or cfg.eval.max_new_tokens)
+    _add_ask_route(app, cfg, model, max_new_tokens or cfg.eval.max_new_tokens, max_pending_asks)
+    if compare:  # more runs or sweeps: the /compare page (physlora.serve.compare_page)
+        from physlora.serve.compare_page import add_compare_routes
+
+        add_compare_routes(app, run_dir, compare)
+    return app
+
+
+def _add_read_routes(app, cfg, run_dir: Path, metrics: dict, predictions: list[dict], new_tokens: int) -> None:
+    from fastapi import Query
+    from fastapi.responses import HTMLResponse
+
+    from physlora.untrusted import json_visible
+
+    labels, lower_is_better = _metric_labels(metrics)
+    info = json_visible({
+        "run_dir": str(run_dir), "name": cfg.name, "model": cfg.model.name, "adapter": str(run_dir / "adapter"),
+        "system_prompt": cfg.system_prompt, "max_new_tokens": new_tokens, "max_question_chars": MAX_QUESTION_CHARS,
+        "n_predictions": len(predictions), "metric_labels": labels, "lower_is_better": lower_is_better,
+    })
+    shown_metrics = json_visible(metrics)
+    shown_rows = [json_visible(r) for r in predictions]  # filtering searches the text as stored
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
@@ -182,7 +205,7 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
 
     @app.get("/api/metrics")
     def api_metrics() -> dict:
-        return metrics
+        return shown_metrics
 
     @app.get("/api/predictions")
     def api_predictions(
@@ -190,8 +213,24 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
         limit: int = Query(20, ge=1, le=MAX_PAGE),
         q: str | None = Query(None, max_length=MAX_QUESTION_CHARS),
     ) -> dict:
-        found = filter_predictions(predictions, q)
-        return {"total": len(found), "offset": offset, "limit": limit, "rows": found[offset : offset + limit]}
+        found = matching_rows(predictions, q)
+        rows = [shown_rows[i] for i in found[offset : offset + limit]]
+        return {"total": len(found), "offset": offset, "limit": limit, "rows": rows}
+
+
+def _add_ask_route(app, cfg, model, new_tokens: int, max_pending: int) -> None:
+    from fastapi import HTTPException
+
+    from physlora.untrusted import visible
+
+    lock = threading.Lock()
+    pending = threading.BoundedSemaphore(max_pending)
+
+    def answer(question: str) -> str:
+        from physlora.inference.generate import generate_answers
+
+        return generate_answers(model.model, model.tokenizer, [question], system_prompt=cfg.system_prompt,
+                                max_new_tokens=new_tokens, batch_size=1)[0]
 
     @app.post("/api/ask")
     def api_ask(body: AskRequest) -> dict:
@@ -203,19 +242,19 @@ def create_app(run_dir, *, base=None, tuned=None, max_new_tokens: int | None = N
             raise HTTPException(
                 400, f"the question is too long: {len(question)} characters, at most {MAX_QUESTION_CHARS} allowed"
             )
-        from physlora.inference.generate import generate_answers
-
-        with lock:
-            started = time.perf_counter()
-            answers = {
-                key: generate_answers(m.model, m.tokenizer, [question], system_prompt=cfg.system_prompt,
-                                      max_new_tokens=new_tokens, batch_size=1)[0]
-                for key, m in (("base", base), ("tuned", tuned))
-            }
-            seconds = time.perf_counter() - started
-        return {**answers, "seconds": round(seconds, 3)}
-
-    return app
+        if not pending.acquire(blocking=False):
+            raise HTTPException(503, f"busy: {max_pending} questions are already being answered or waiting; "
+                                     "try again in a moment", headers={"Retry-After": "5"})
+        try:
+            with lock:
+                started = time.perf_counter()
+                with model.model.disable_adapter():
+                    base = answer(question)
+                tuned = answer(question)
+                seconds = time.perf_counter() - started
+        finally:
+            pending.release()
+        return {"base": visible(base), "tuned": visible(tuned), "seconds": round(seconds, 3)}
 
 
 # ---------------------------------------------------------------- command line
@@ -231,8 +270,15 @@ def add_parser(subparsers) -> None:
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run folder written by `physlora run` (config.yaml, metrics.json, adapter/, ...)")
     p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0 exposes it)")
+                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only; another address, e.g. "
+                        "0.0.0.0, exposes the page and needs --token)")
+    p.add_argument("--token", default=None,
+                   help=f"secret every API call must carry (needed with a non-local --host; at least "
+                        f"{MIN_TOKEN_CHARS} characters; or set {TOKEN_ENV}); open the printed address, which ends in "
+                        "#token=...")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--compare", nargs="+", metavar="RUN_OR_SWEEP", default=None,
+                   help="more run or sweep folders: the page /compare tests them against this run")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="answer length limit (default: eval.max_new_tokens of the run's config)")
 
@@ -255,11 +301,30 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _token(args: argparse.Namespace, bound_host: str) -> str | None:
+    """The API token: required when the page is reachable from other machines (the Host/Origin checks alone
+    cannot tell a colleague from an attacker there)."""
+    import os
+
+    from physlora.serve.guard import is_loopback
+
+    token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise PhysloraError(f"--token is too short ({len(token)} characters, at least {MIN_TOKEN_CHARS}); make one with "
+                            "python -c 'import secrets; print(secrets.token_urlsafe())'")
+    if token is None and not is_loopback(bound_host):
+        raise PhysloraError(f"--host {args.host} lets other machines reach the page: pass --token SECRET (or set "
+                            f"{TOKEN_ENV}); make one with python -c 'import secrets; print(secrets.token_urlsafe())'")
+    return token
+
+
 def main(args: argparse.Namespace) -> int:
-    """Run the server until Ctrl+C. Raises PhysloraError (before serving) for a bad run folder or port."""
+    """Run the server until Ctrl+C. Raises PhysloraError (before serving) for a bad run folder, port or token."""
     import uvicorn
 
     from physlora.config import load_config
+    from physlora.serve.guard import is_loopback
+    from physlora.untrusted import terminal_text
 
     if getattr(args, "overrides", None):
         raise PhysloraError(f"serve takes no key=value overrides (got {' '.join(args.overrides)}); "
@@ -269,15 +334,26 @@ def main(args: argparse.Namespace) -> int:
     run_dir = check_run_dir(args.run_dir)
     cfg = load_config(run_dir / "config.yaml")
     _load_run_files(run_dir)  # bad JSON fails now, not after the model load
+    if getattr(args, "compare", None):  # so does a --compare folder that is no run or sweep
+        from physlora.experiments.compare import expand
+
+        expand(args.compare)
     sock = _bind(args.host, args.port)
     try:
-        say = lambda msg: print(f"[physlora] {msg}", flush=True)  # noqa: E731
-        base, tuned = load_base(cfg, say=say), load_tuned(cfg, run_dir, say=say)
-        app = create_app(run_dir, base=base, tuned=tuned, max_new_tokens=args.max_new_tokens)
         host, port = sock.getsockname()[:2]
+        token = _token(args, host)
+        say = lambda msg: print(f"[physlora] {terminal_text(msg)}", flush=True)  # noqa: E731
+        if not is_loopback(host):
+            say(f"WARNING: listening on {host}, not this machine only: anyone who can reach port {port} and has "
+                "the token can read this run and make the model answer; prefer the default 127.0.0.1 with an SSH "
+                "tunnel")
+        model = load_served_model(cfg, run_dir, say=say)
+        app = create_app(run_dir, model=model, max_new_tokens=args.max_new_tokens, host=host, port=port, token=token,
+                         compare=getattr(args, "compare", None))
         shown = f"[{host}]" if ":" in host else host
-        say(f"serving {run_dir} at http://{shown}:{port}/ (Ctrl+C to stop)")
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        fragment = f"#token={token}" if token else ""
+        say(f"serving {run_dir} at http://{shown}:{port}/{fragment} (Ctrl+C to stop)")
+        config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
@@ -295,7 +371,9 @@ def _cli(argv: list[str] | None = None) -> int:
     try:
         return main(args)
     except PhysloraError as e:
-        print(f"physlora: error: {e}", file=sys.stderr)
+        from physlora.untrusted import terminal_text
+
+        print(f"physlora: error: {terminal_text(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

@@ -15,14 +15,17 @@ from transformers import TrainerCallback
 
 
 class JsonlLossLog(TrainerCallback):
-    """Appends each logged step to train_log.jsonl as it happens (a crash keeps the curve so far)."""
+    """Appends each logged step to train_log.jsonl as it happens (a crash keeps the curve so far): the
+    training loss rows, and the validation rows (`eval_*` keys, no `loss`) of the in-training validation."""
 
     def __init__(self, path: Path):
         self.path = path
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "loss" not in logs:
+        if not state.is_world_process_zero or not logs:
             return
+        if "loss" not in logs and not any(k.startswith("eval_") for k in logs):
+            return  # e.g. the end-of-training summary (train_runtime, ...)
         row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")

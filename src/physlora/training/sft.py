@@ -34,11 +34,18 @@ class TrainResult:
     losses: list[dict] = field(default_factory=list)
     train_tokens: int = 0
     truncated: int = 0
+    validation: list[dict] = field(default_factory=list)  # the validation rows of train_log.jsonl
+    select_by: str | None = None
+    best_step: int | None = None  # the step whose adapter was saved, when train.select_by chose it
+    best_metric: float | None = None
+    stopped_early: bool = False
 
     def summary(self, n_train: int) -> TrainSummary:
         return TrainSummary(
             steps=self.steps, seconds=self.seconds, n_train=n_train, train_tokens=self.train_tokens,
             truncated_rows=self.truncated, final_loss=self.losses[-1]["loss"] if self.losses else None,
+            validation_evals=len(self.validation), select_by=self.select_by, best_step=self.best_step,
+            best_metric=self.best_metric, stopped_early=self.stopped_early,
         )
 
 
@@ -108,8 +115,11 @@ def make_collator(tokenizer, packing: bool, answer_logits_only: bool = True):
     return KeepAnswerLogits(collator) if answer_logits_only else collator
 
 
-def lora_model(model, lora: LoraSection):
+def lora_model(model, lora: LoraSection, init_adapter: str | None = None):
     from peft import LoraConfig, get_peft_model
+
+    if init_adapter:
+        return continue_adapter(model, init_adapter)
 
     cfg = LoraConfig(
         r=lora.r,
@@ -125,8 +135,36 @@ def lora_model(model, lora: LoraSection):
         raise PhysloraError(f"LoRA target_modules {lora.target_modules!r} do not fit this model: {e}") from None
 
 
-def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool):
+def continue_adapter(model, adapter_dir: str):
+    """A saved adapter, trainable again (more SFT on new data, or a later RL stage starts from it): the one
+    loader of train.init_adapter, shared with GRPO (physlora.models.loading.load_adapter_for_training)."""
+    from physlora.models.loading import load_adapter_for_training
+
+    return load_adapter_for_training(model, adapter_dir)
+
+
+def selection_arguments(train: TrainSection, validator, greater_is_better: bool | None) -> dict:
+    """TrainingArguments for in-training validation and best-checkpoint selection. With select_by every
+    evaluation also saves a checkpoint (each one is a candidate); transformers keeps the best one through
+    save_total_limit and loads it at the end."""
+    if validator is None or not train.eval_every:
+        return {"eval_strategy": "no", "save_steps": train.save_steps}
+    selecting = train.select_by is not None
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": train.eval_every,
+        "save_steps": train.eval_every if selecting else train.save_steps,
+        "load_best_model_at_end": selecting,
+        "metric_for_best_model": f"eval_{train.select_by}" if selecting else None,
+        "greater_is_better": greater_is_better,
+        # the early-stopping counter lives in trainer_state.json and comes back on --resume
+        "restore_callback_states_from_checkpoint": selecting,
+    }
+
+
+def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool, selection: dict | None = None):
     configure_tracking(out_dir, train.report_to)
+    selection = selection or {"eval_strategy": "no", "save_steps": train.save_steps}
     return TrainingArguments(
         output_dir=str(out_dir / "checkpoints"),
         max_steps=train.max_steps,
@@ -138,7 +176,7 @@ def training_arguments(out_dir: Path, train: TrainSection, seed: int, bf16: bool
         lr_scheduler_type=train.lr_scheduler,
         logging_steps=train.logging_steps,
         save_strategy="steps",
-        save_steps=train.save_steps,
+        **selection,
         save_total_limit=train.save_total_limit,
         report_to=train.report_to or "none",
         seed=seed,
@@ -177,9 +215,12 @@ def train_lora(
     seed: int = 42,
     resume: bool = False,
     extra_callbacks: list | None = None,
+    validation: list | None = None,
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
+    `validation` (physlora.training.validation.ValidationSet list) turns on the physics metrics every
+    `train.eval_every` steps, and with `train.select_by` the best checkpoint by one of them.
     Returns the PEFT-wrapped model (ready for evaluation) and what happened."""
     set_seed(seed)
     set_threads(train.num_threads)
@@ -187,11 +228,13 @@ def train_lora(
     dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length)
     if train.packing:
         dataset = dataset.remove_columns("length")
-    peft_model = lora_model(model, lora)
+    peft_model = lora_model(model, lora, train.init_adapter)
     peft_model.train()
     last = last_checkpoint(out_dir) if resume else None
     guards = Guards.for_run(out_dir, peft_model, resume_step=checkpoint_step(last))
-    trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed, [*guards.callbacks, *(extra_callbacks or [])])
+    selection = validation_setup(tokenizer, validation, train, system_prompt)
+    trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed,
+                            [*guards.callbacks, *selection.callbacks, *(extra_callbacks or [])], selection)
     started = time.perf_counter()
     with guards.stop.installed():
         trainer.train(resume_from_checkpoint=str(last) if last else None)
@@ -203,23 +246,74 @@ def train_lora(
         tokenizer.save_pretrained(str(adapter_dir))
     peft_model.eval()
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    return peft_model, TrainResult(adapter_dir, trainer.state.global_step, seconds, read_log(guards.log.path), tokens, truncated)
+    rows = read_log(guards.log.path)
+    result = TrainResult(adapter_dir, trainer.state.global_step, seconds, [r for r in rows if "loss" in r], tokens,
+                         truncated, validation=[r for r in rows if "loss" not in r])
+    selection.record(result, trainer.state, train)
+    return peft_model, result
 
 
-def build_trainer(peft_model, tokenizer, dataset, out_dir: Path, train: TrainSection, seed: int, callbacks: list) -> Trainer:
+@dataclass
+class Selection:
+    """The in-training validation of a run (none: validator None) and what it adds to the Trainer."""
+
+    validator: object | None = None
+    greater_is_better: bool | None = None
+    callbacks: list = field(default_factory=list)
+
+    def record(self, result: TrainResult, state, train: TrainSection) -> None:
+        """The best step (the adapter saved) and whether early stopping ended the run."""
+        if train.select_by and self.validator is not None:
+            result.select_by, result.best_metric = train.select_by, state.best_metric
+            result.best_step = state.best_global_step if state.best_model_checkpoint else None
+            result.stopped_early = result.steps < train.max_steps
+
+
+def validation_setup(tokenizer, validation: list | None, train: TrainSection, system_prompt: str | None) -> Selection:
+    """The physics validator, the direction of train.select_by and early stopping (empty when off)."""
+    from physlora.training.validation import PhysicsValidator, selection_direction
+
+    sets = [s for s in validation or [] if s.records]
+    if not sets or not train.eval_every:
+        if train.select_by:
+            raise PhysloraError(f"train.select_by={train.select_by} needs validation data and train.eval_every > 0: "
+                                "the training source has no validation split; set data.validation=FILE")
+        return Selection()
+    greater = selection_direction(train.select_by, sets, train.eval_generate) if train.select_by else None
+    validator = PhysicsValidator(sets, tokenizer, system_prompt=system_prompt, max_length=train.max_length,
+                                 generate=train.eval_generate)
+    callbacks = []
+    if train.early_stopping_patience and train.select_by:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
+    return Selection(validator, greater, callbacks)
+
+
+def build_trainer(peft_model, tokenizer, dataset, out_dir: Path, train: TrainSection, seed: int, callbacks: list,
+                  selection: Selection | None = None) -> Trainer:
     """transformers' Trainer over the tokenized examples, with logits (and the loss) on answer positions only
-    where the model supports it."""
+    where the model supports it; with a validator, its evaluation is the physics validation."""
+    selection = selection or Selection()
     bf16 = train.bf16 if train.bf16 is not None else next(peft_model.parameters()).dtype == torch.bfloat16
     answer_logits_only = supports_logits_mask(peft_model)
-    return Trainer(
+    trainer_cls, extra = Trainer, {}
+    if selection.validator is not None:
+        from physlora.training.validation import ValidatingTrainer
+
+        # Trainer insists on an eval set when it evaluates; the validator holds the real one
+        trainer_cls, extra = ValidatingTrainer, {"validator": selection.validator, "eval_dataset": [0]}
+    return trainer_cls(
         model=peft_model,
-        args=training_arguments(out_dir, train, seed, bf16),
+        args=training_arguments(out_dir, train, seed, bf16, selection_arguments(train, selection.validator,
+                                                                                selection.greater_is_better)),
         train_dataset=dataset,
         data_collator=make_collator(tokenizer, train.packing, answer_logits_only),
         # with logits on answer positions only, the loss is computed here (the model's own loss
         # would expect logits at every position)
         compute_loss_func=answer_loss if answer_logits_only else None,
         callbacks=callbacks,
+        **extra,
     )
 
 

@@ -50,17 +50,20 @@ def finished_model(start, adapter_dir: Path):
 
 
 def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunConfig, *, resume: bool = False,
-               say: Callable[[str], None] = print) -> tuple[object, dict[str, Any]]:
+               say: Callable[[str], None] = print, callbacks: list | None = None,
+               validation: list | None = None) -> tuple[object, dict[str, Any]]:
     """Train every configured stage on `records`; returns the trained model and train_summary.json's content
-    (the last stage's numbers at the top, every stage under "stages")."""
+    (the last stage's numbers at the top, every stage under "stages"). `callbacks` go to every stage's
+    trainer; `validation` (in-training physics metrics, train.eval_every) to the SFT stage."""
     stages = cfg.train.stage_list
     summaries: list[dict[str, Any]] = []
     for i, method in enumerate(stages):
         more_follow = i + 1 < len(stages)
         if method == "sft":
-            model, summary = _sft_stage(model, tokenizer, records, run_dir, cfg, resume, more_follow, say)
+            model, summary = _sft_stage(model, tokenizer, records, run_dir, cfg, resume, more_follow, say,
+                                        callbacks, validation)
         else:
-            model, summary = _grpo_stage(model, tokenizer, records, run_dir, cfg, resume, say)
+            model, summary = _grpo_stage(model, tokenizer, records, run_dir, cfg, resume, say, callbacks)
         summaries.append(summary)
     top = dict(summaries[-1])
     top.update({"steps": sum(s["steps"] for s in summaries), "seconds": sum(s["seconds"] for s in summaries),
@@ -68,7 +71,8 @@ def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunC
     return model, top
 
 
-def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, more_follow: bool, say):
+def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, more_follow: bool, say,
+               callbacks: list | None, validation: list | None):
     from physlora.training.sft import train_lora
 
     done = run_dir / SFT_SUMMARY
@@ -79,21 +83,25 @@ def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume:
         return load_adapter_for_training(model, run_dir / SFT_ADAPTER), json.loads(done.read_text(encoding="utf-8"))
     say(f"LoRA fine-tuning (SFT) for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
     model, result = train_lora(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
-                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume)
+                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
+                               extra_callbacks=callbacks, validation=validation)
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
             "their questions were shortened (answers kept)")
+    say(f"SFT adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    if result.best_step is not None:
+        say(f"best checkpoint by validation {result.select_by}: step {result.best_step} ({result.best_metric:.4f}); "
+            "the saved adapter is that one" + (" (stopped early)" if result.stopped_early else ""))
     summary = {"method": "sft", **result_json(result.summary(len(records)))}
     if more_follow and is_main_process():
         # the next stage writes adapter/; keep the SFT one beside it
         shutil.rmtree(run_dir / SFT_ADAPTER, ignore_errors=True)
         shutil.copytree(result.adapter_dir, run_dir / SFT_ADAPTER)
         write_json(done, summary)
-    say(f"SFT adapter saved ({result.steps} steps, {result.seconds:.0f} s)")
     return model, summary
 
 
-def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, say):
+def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, say, callbacks: list | None):
     from physlora.training.grpo import train_grpo
 
     g = cfg.train.grpo
@@ -101,7 +109,7 @@ def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume
         f"beta {g.beta}, lr {g.learning_rate}" + (" (resuming)" if resume else ""))
     model, result = train_grpo(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
                                system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
-                               rel_tol=cfg.eval.physics_rel_tol)
+                               rel_tol=cfg.eval.physics_rel_tol, extra_callbacks=callbacks)
     say(result.data.summary())
     failed = {name: c["errors"] + c["timeouts"] for name, c in result.reward_counters.items()}
     if any(failed.values()):
