@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
     p.add_argument("--max-examples", type=int, help="evaluate N evenly spaced examples of each set")
     p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
+    p.add_argument("--mode", choices=["plain", "tools", "both"],
+                   help="answer plainly, with the program tool (sandboxed Python), or both, paired (eval.mode)")
 
     p = add("train", "LoRA fine-tune a model and save the adapter to OUT/adapter",
             CONFIGURED, MODEL, TRAIN_DATA, OVERWRITE, RESUME, SKIP_INVALID)
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", "answer one question (or chat when no question is given)", CONFIGURED, MODEL, ADAPTER)
     p.add_argument("question", nargs="?", help="the question; omit it for an interactive chat")
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--tools", action="store_true",
+                   help="let the model write Python programs, run them in the sandbox and show their output")
 
     p = add("merge", "fold a LoRA adapter into the base model and save it (plain transformers folder)", CONFIGURED, MODEL)
     p.add_argument("--adapter", required=True, help="LoRA adapter folder")
@@ -207,6 +211,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "eval":
         from physlora.experiments.evaluate import evaluate_sets
 
+        if args.mode:
+            cfg.eval.mode = args.mode
         evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
                                max_examples=args.max_examples, resume=args.resume)
         print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
@@ -230,12 +236,36 @@ def _ask(args: argparse.Namespace, cfg) -> int:
 
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
+    if getattr(args, "tools", False):
+        return _ask_with_tools(args, cfg, loaded)
     if args.question:
         answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
                                   max_new_tokens=args.max_new_tokens, batch_size=1)[0]
         print(terminal_text(answer))  # model text: no escape sequence reaches the terminal
         return 0
     chat(loaded, cfg.system_prompt, args.max_new_tokens)
+    return 0
+
+
+def _ask_with_tools(args: argparse.Namespace, cfg, loaded, write=print) -> int:
+    """`ask --tools`: the model's programs, what the sandbox printed for each, and the final answer."""
+    from physlora.inference.tools import answer_with_tools
+    from physlora.tools.sandbox import Sandbox
+
+    if not args.question:
+        raise PhysloraError("ask --tools needs a question (the interactive chat has no tool)")
+
+    with Sandbox() as box:
+        (answer,) = answer_with_tools(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
+                                      sandbox=box, max_rounds=cfg.eval.max_tool_rounds,
+                                      max_new_tokens=args.max_new_tokens, batch_size=1)
+    for k, call in enumerate(answer.calls, 1):
+        write(f"--- program {k} ({call.status}, {call.seconds:.2f} s in the sandbox)")
+        write(terminal_text(call.program))  # model and program text: no escape sequence reaches the terminal
+        write(f"--- output {k}")
+        write(terminal_text(call.shown))
+    write(("--- answer" if answer.calls else "--- answer (no tool call)"))
+    write(terminal_text(answer.final))
     return 0
 
 

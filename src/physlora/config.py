@@ -51,6 +51,9 @@ class DataSection(_Section):
     max_train_examples: int | None = Field(None, gt=0)
     max_eval_examples: int | None = Field(None, gt=0)
     skip_invalid: bool = False
+    # what training sees: plain question -> answer, tools (the program exchange for rows with a `program`,
+    # the others answered under the tool instructions) or mixed (every row plain + the program rows as tools)
+    format: Literal["plain", "tools", "mixed"] = "plain"
 
 
 class LoraSection(_Section):
@@ -79,7 +82,8 @@ class GrpoSection(_Section):
     epsilon: float = Field(0.2, gt=0)  # PPO-style clip range
     loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
-    # weight of each reward (physlora.training.rewards.SCORERS); 0 drops a reward
+    # weight of each reward (physlora.training.rewards: correctness, partial, answer_format, and program_runs
+    # for programs that run in the tools sandbox); 0 drops a reward
     reward_weights: dict[str, float] = Field(
         default_factory=lambda: {"correctness": 1.0, "partial": 0.3, "answer_format": 0.2}
     )
@@ -99,7 +103,7 @@ class GrpoSection(_Section):
     @field_validator("reward_weights")
     @classmethod
     def _known_rewards(cls, v: dict[str, float]) -> dict[str, float]:
-        known = ("correctness", "partial", "answer_format")
+        known = ("correctness", "partial", "answer_format", "program_runs")  # physlora.training.rewards.REWARD_NAMES
         unknown = [k for k in v if k not in known]
         if unknown:
             raise ValueError(f"unknown reward {unknown[0]!r}; known: {', '.join(known)}")
@@ -175,6 +179,10 @@ class EvalSection(_Section):
     # evaluate only the free-form items whose reference is of these kinds (as the physics check reads it:
     # quantity = ends in a number, formula); null = every item. Multiple-choice sets are not filtered.
     answer_kinds: list[Literal["quantity", "formula"]] | None = Field(None, min_length=1)
+    # plain answers, answers with the program tool (sandboxed Python), or both (paired: tools vs plain)
+    mode: Literal["plain", "tools", "both"] = "plain"
+    max_tool_rounds: int = Field(2, ge=1, le=8)  # programs a model may run before its final answer
+    sandbox_workers: int = Field(1, ge=1)  # programs run at once
 
 
 class RunConfig(_Section):

@@ -34,5 +34,9 @@ def log_eval_metrics(out_dir: Path, report_to: list[str], metrics: dict[str, dic
         import mlflow
 
         configure_tracking(out_dir, report_to)
+        # mlflow caches the active store and experiment id per process: a second run folder in the same
+        # process (a sweep, a test session) would otherwise log into the first folder's experiment id
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        mlflow.set_experiment(os.environ["MLFLOW_EXPERIMENT_NAME"])
         with mlflow.start_run(run_name=visible(f"{out_dir.name}-{prefix.replace('/', '-')}")[:250]):
             mlflow.log_metrics({k.replace("/", "."): v for k, v in flat.items()})

@@ -17,7 +17,9 @@ HOSTILE = "<script>alert(1)</script> **bold** | cell\n# heading\n    Answer: <im
 SAMPLES = [{"step": 10, "id": "q1", "question": "What <b>force</b>?", "reference": "F = 6 N.", "completion": HOSTILE,
             "rewards": {"correctness": 0.0, "partial": 1.0, "answer_format": 1.0}, "total": 0.5}]
 SUMMARY = {"method": "grpo", "steps": 12, "n_train": 200, "seconds": 321.0, "answer_kinds": {"quantity": 200},
-           "left_out": {"reference not gradable": 48}, "reward_counters": {"correctness": {"errors": 2, "timeouts": 1}},
+           "left_out": {"reference not gradable": 48}, "reward_counters": {"correctness": {"errors": 2, "timeouts": 1},
+                                                                      "program_runs": {"errors": 0, "timeouts": 0,
+                                                                                       "outcomes": {"ok": 5, "timeout": 1}}},
            "phase_seconds": {"generation": 70.0, "reward": 1.0, "logprobs": 9.0, "update": 20.0}}
 
 
@@ -27,6 +29,7 @@ def test_section_plots_the_curves_and_summarises(tmp_path):
     assert (tmp_path / "grpo.png").stat().st_size > 5000
     assert "grpo.png" in text
     assert "48 (reference not gradable)" in text and "correctness 3" in text and "generation 70%" in text
+    assert "program_runs reward): ok 5, timeout 1" in text
     assert reward_components(LOG) == ["correctness", "partial", "answer_format"]
     t = step_table(LOG, rows=4)
     assert isinstance(t, Table) and t.header[:4] == ("step", "correctness", "partial", "answer_format")

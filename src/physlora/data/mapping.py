@@ -131,6 +131,7 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         explanation=_text(get("explanation")) or None,
         topic=_text(get("topic")) or None,
         difficulty=_text(get("difficulty")) or None,
+        program=_text(get("program")) or None,
     )
 
 

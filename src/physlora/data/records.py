@@ -1,6 +1,8 @@
 """The native physics Q&A record, and what loading a source gives back.
 
-Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?}.
+Native record: {id, question, answer, choices?, explanation?, topic?, difficulty?, program?}.
+`program` is Python code that computes the answer (prints it with its unit): tool-format training and
+the reference for the program sandbox (physlora.tools).
 Multiple choice is a record whose `choices` is a list and whose `answer` is one of them.
 """
 
@@ -11,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty")
+OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "program")
 
 
 LETTERS = "ABCDEFGHIJ"
@@ -26,6 +28,7 @@ class Record:
     explanation: str | None = None
     topic: str | None = None
     difficulty: str | None = None
+    program: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

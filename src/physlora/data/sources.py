@@ -18,7 +18,11 @@ BUNDLED = {
     # transfer sets (validation + test only, never trained on): another answer style, and general knowledge
     "physlora-physics-short": "short",
     "physlora-general": "general",
+    # the free-form items that ask for a number (they carry a `program` computing the answer)
+    "physlora-physics-numeric": "freeform",
 }
+# bundled views: a subset of another bundled set's rows
+BUNDLED_FILTERS = {"physlora-physics-numeric": lambda r: bool(r.program)}
 
 
 def bundled_path(name: str, split: str) -> Path:
@@ -52,7 +56,10 @@ def load_records(
     """
     if source in BUNDLED:
         path = bundled_path(source, split or "test")
-        return to_records(read_jsonl_rows(path), None, f"{source}[{split or 'test'}]", skip_invalid)
+        loaded = to_records(read_jsonl_rows(path), None, f"{source}[{split or 'test'}]", skip_invalid)
+        if source in BUNDLED_FILTERS:
+            loaded.records = [r for r in loaded.records if BUNDLED_FILTERS[source](r)]
+        return loaded
     path = Path(source).expanduser()
     if path.exists() or Path(source).suffix.lower() in FILE_SUFFIXES:
         if not path.is_file():

@@ -197,17 +197,11 @@ def plot_set(t: SetTable, path: Path) -> bool:
     metrics = list(dict.fromkeys(r.metric for r in t.rows))
     if not metrics:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from physlora.report.plots import panel_grid, save_grid
     from physlora.untrusted import plot_text
 
     runs = list(dict.fromkeys(r.run for r in t.rows))
-    cols = min(3, len(metrics))
-    nrows = -(-len(metrics) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(max(3.2, 0.5 * len(runs) + 1.6) * cols, 3.0 * nrows), squeeze=False)
+    fig, axes = panel_grid(len(metrics), max(3.2, 0.5 * len(runs) + 1.6), 3.0)
     for ax, metric in zip(axes.flat, metrics):
         rows = {r.run: r for r in t.rows if r.metric == metric}
         xs = [i for i, run in enumerate(runs) if run in rows]
@@ -220,11 +214,7 @@ def plot_set(t: SetTable, path: Path) -> bool:
         ax.set_xticks(range(len(runs)), [plot_text(r[-18:], 18) for r in runs], rotation=35, ha="right", fontsize=7)
         ax.set_title(plot_text(t.metric_info.get(metric, {}).get("label", metric), 40), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_grid(fig, axes, len(metrics), path)
     return True
 
 

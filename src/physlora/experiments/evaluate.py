@@ -9,6 +9,7 @@ from physlora.config import RunConfig
 from physlora.data.selection import evenly_spaced
 from physlora.data.sources import load_records
 from physlora.experiments.common import evaluate_set, load_configured_model, say, semantic_scorer
+from physlora.experiments.tool_mode import evaluate_tool_set, split_modes, tool_eval_set, tool_sandbox
 from physlora.results.io import environment, slug, write_json, write_jsonl
 from physlora.results.schema import EvalMetrics, EvalSet, result_json
 
@@ -35,16 +36,27 @@ def evaluate_sets(
     loaded = load_configured_model(cfg, adapter=adapter)
     semantic = semantic_scorer(cfg, list(records.values()))
 
-    sets, predictions, caches = {}, [], []
-    for name, recs in records.items():
-        cache = out_dir / f"answers_{slug(name)[-80:]}.json"  # answers kept as they come: --resume continues
-        out = evaluate_set(loaded.model, loaded.tokenizer, recs, cfg, path=cache, label=name, resume=resume,
-                           semantic=semantic)
-        sets[name] = EvalSet(kind=out.kind, n=len(out.rows), source=name, metrics=out.metrics, by_topic=out.by_topic,
-                             metric_info=out.metric_info)
-        predictions += [{"set": name, **r} for r in out.rows]
-        caches.append(cache)
-    result = EvalMetrics(model=model_name, adapter=adapter, sets=sets, environment=environment())
+    plain_sets, tool_sets = split_modes(records, cfg.eval.mode)
+    sets, tool_blocks, predictions, caches = {}, {}, [], []
+    with tool_sandbox(cfg, bool(tool_sets)) as sandbox:
+        for name, recs in records.items():
+            cache = out_dir / f"answers_{slug(name)[-80:]}.json"  # answers kept as they come: --resume continues
+            plain = None
+            if name in plain_sets:
+                plain = evaluate_set(loaded.model, loaded.tokenizer, recs, cfg, path=cache, label=name, resume=resume,
+                                     semantic=semantic)
+                sets[name] = EvalSet(kind=plain.kind, n=len(plain.rows), source=name, metrics=plain.metrics,
+                                     by_topic=plain.by_topic, metric_info=plain.metric_info)
+                predictions += [{"set": name, **r} for r in plain.rows]
+                caches.append(cache)
+            if name in tool_sets:
+                tool_cache = cache.with_name(cache.stem + "_tools.json")
+                out = evaluate_tool_set(loaded.model, loaded.tokenizer, recs, cfg, path=tool_cache, label=name,
+                                        resume=resume, semantic=semantic, sandbox=sandbox)
+                tool_blocks[name] = tool_eval_set(name, out, plain, cfg)
+                predictions += [{"set": name, "mode": "tools", **r} for r in out.rows]
+                caches.append(tool_cache)
+    result = EvalMetrics(model=model_name, adapter=adapter, sets=sets, tool_sets=tool_blocks, environment=environment())
     write_json(out_dir / "metrics.json", result_json(result))
     write_jsonl(out_dir / "predictions.jsonl", predictions)
     for cache in caches:  # everything they held is in metrics.json and predictions.jsonl now

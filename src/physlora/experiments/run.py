@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 
 from physlora.config import RunConfig
+from physlora.data.records import Record
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments.common import (
     announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+)
+from physlora.experiments.tool_mode import (
+    add_tool_predictions, evaluate_tool_set, paired_tool_set, split_modes, tool_sandbox,
 )
 from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
@@ -30,33 +34,44 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
     loaded = load_configured_model(cfg)
+    plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
 
     start = starting_model(loaded.model, cfg)  # + train.init_adapter when GRPO continues an SFT adapter
 
-    bases = evaluate_all(start, loaded.tokenizer, data, cfg, "base", resume)
-    model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks)
-    tuneds = evaluate_all(model, loaded.tokenizer, data, cfg, "tuned", resume)
+    # one sandbox for the tool-format training data and every tools-mode evaluation
+    with tool_sandbox(cfg, bool(tool_sets) or cfg.data.format != "plain") as sandbox:
+        bases = evaluate_all(start, loaded.tokenizer, plain_sets, cfg, "base", resume)
+        base_tools = evaluate_all(start, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
+        model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox)
+        tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume)
+        tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
 
     if is_main_process():
-        write_results(run_dir, cfg, data, bases, tuneds, train_summary, time.perf_counter() - started)
+        write_results(run_dir, cfg, data, plain_sets, bases, tuneds, train_summary, time.perf_counter() - started,
+                      tools=(list(tool_sets), base_tools, tuned_tools))
         from physlora.report.markdown import build_report
 
         say(f"report: {build_report(run_dir)}")
     return run_dir
 
 
-def evaluate_all(model, tokenizer, data: RunData, cfg: RunConfig, label: str, resume: bool) -> list[EvalOutput]:
-    """`model` on every eval set (rank 0 only; other ranks get an empty list)."""
-    if not is_main_process():
+def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str, resume: bool,
+                 sandbox=None) -> list[EvalOutput]:
+    """`model` on every set of `eval_sets`, answering with the program tool when given a `sandbox` (rank 0
+    only; other ranks get an empty list)."""
+    if not is_main_process() or not eval_sets:
         return []
     from physlora.tracking import log_eval_metrics
 
-    semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
+    semantic = semantic_scorer(cfg, list(eval_sets.values()))
+    suffix = "" if sandbox is None else "_tools"
     outs = []
-    for i, (name, records) in enumerate(data.eval_sets.items()):
-        out = evaluate_set(model, tokenizer, records, cfg, path=cfg.run_dir / f"eval_{label}_{i}.json",
-                           label=f"the {label} model on {name}", resume=resume, semantic=semantic)
-        log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}")
+    for i, (name, records) in enumerate(eval_sets.items()):
+        kwargs = dict(path=cfg.run_dir / f"eval_{label}{suffix}_{i}.json", label=f"the {label} model on {name}",
+                      resume=resume, semantic=semantic)
+        out = (evaluate_set(model, tokenizer, records, cfg, **kwargs) if sandbox is None
+               else evaluate_tool_set(model, tokenizer, records, cfg, sandbox=sandbox, **kwargs))
+        log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}{suffix}")
         outs.append(out)
     return outs
 
@@ -88,9 +103,11 @@ def validation_sets(cfg: RunConfig, train_records: list) -> list:
     return sets
 
 
-def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None):
+def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
+              sandbox=None):
     """The configured training stages (SFT, GRPO or SFT then GRPO) from `start`, or, when resuming a run whose
-    training had finished, its saved adapter."""
+    training had finished, its saved adapter. `sandbox`: runs the programs of tool-format training data and
+    the GRPO reward for programs that run."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
@@ -98,7 +115,7 @@ def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, cal
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
         return finished_model(start, run_dir / "adapter"), summary
     model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
-                             validation=validation_sets(cfg, data.train))
+                             validation=validation_sets(cfg, data.train), sandbox=sandbox)
     summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))
@@ -119,9 +136,11 @@ def keep_eval_answer_kinds(data: RunData, kinds: list[str] | None) -> RunData:
     return data
 
 
-def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[EvalOutput], tuneds: list[EvalOutput],
-                  train_summary: TrainSummary, seconds: float) -> None:
-    """metrics.json (every set: base, tuned, paired comparison) and predictions.jsonl (base and tuned answers)."""
+def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict[str, list[Record]], bases: list[EvalOutput],
+                  tuneds: list[EvalOutput], train_summary: TrainSummary, seconds: float,
+                  tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], [])) -> None:
+    """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain) and
+    predictions.jsonl (base and tuned answers, with tools-mode answers and their programs)."""
     from physlora.evaluation.summary import compare
 
     sets = {
@@ -131,12 +150,17 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, bases: list[Eval
             by_topic={"base": base.by_topic, "tuned": tuned.by_topic}, metric_info=base.metric_info | tuned.metric_info,
             origin=data.origins.get(name, "in-distribution"),
         )
-        for name, base, tuned in zip(data.eval_sets, bases, tuneds)
+        for name, base, tuned in zip(plain_sets, bases, tuneds)
     }
-    metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, train=train_summary, seconds_total=seconds)
+    plain = {name: (b, t) for name, b, t in zip(plain_sets, bases, tuneds)}
+    tool_sets = {name: paired_tool_set(name, b, t, *plain.get(name, (None, None)), cfg) for name, b, t in zip(*tools)}
+    metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, tool_sets=tool_sets, train=train_summary,
+                         seconds_total=seconds)
     write_json(run_dir / "metrics.json", result_json(metrics))
-    write_jsonl(run_dir / "predictions.jsonl",
-                [row for name, b, t in zip(data.eval_sets, bases, tuneds) for row in paired_predictions(b, t, name)])
+    rows = {name: paired_predictions(b, t, name) for name, (b, t) in plain.items()}
+    for name, b, t in zip(*tools):
+        rows[name] = add_tool_predictions(rows.get(name, []), name, {"base": b, "tuned": t})
+    write_jsonl(run_dir / "predictions.jsonl", [row for set_rows in rows.values() for row in set_rows])
 
 
 def paired_predictions(base: EvalOutput, tuned: EvalOutput, set_name: str) -> list[dict]:

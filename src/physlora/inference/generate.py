@@ -43,9 +43,35 @@ def generate_answers(
     """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only.
     `on_batch(indices, answers)` sees each finished batch (to save partial results as they come)."""
     prompts = [encode_prompt(tokenizer, q, system_prompt) for q in questions]
+
+    def decoded(batch: list[int], new_ids: list[list[int]]) -> None:
+        if on_batch:
+            on_batch(batch, [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new_ids])
+
+    new = generate_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                       progress=progress, on_batch=decoded)
+    return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new]
+
+
+@torch.inference_mode()
+def generate_ids(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 16,
+    stopping_criteria: Callable[[int], object] | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[list[int], list[list[int]]], None] | None = None,
+) -> list[list[int]]:
+    """Greedy continuation of each prompt (token ids), length-sorted batches with left padding; returns the
+    new token ids of each prompt (up to and including its stop token). `stopping_criteria(width)` builds
+    extra per-row stopping criteria for a batch whose prompts are padded to `width` tokens."""
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids(model, tokenizer)[0]
+    stops = stop_token_ids(model, tokenizer)
     device = next(model.parameters()).device
-    answers: list[str] = [""] * len(prompts)
+    out_ids: list[list[int]] = [[] for _ in prompts]
     for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
         width = max(len(prompts[i]) for i in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -54,6 +80,7 @@ def generate_answers(
             p = prompts[i]
             ids[row, width - len(p) :] = torch.tensor(p)
             mask[row, width - len(p) :] = 1
+        extra = {"stopping_criteria": [stopping_criteria(width)]} if stopping_criteria else {}
         out = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -62,16 +89,28 @@ def generate_answers(
             temperature=None,
             top_p=None,
             top_k=None,
-            eos_token_id=stop_token_ids(model, tokenizer),
+            eos_token_id=stops,
             pad_token_id=pad_id,
+            **extra,
         )
         for row, i in enumerate(batch):
-            answers[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+            out_ids[i] = _until_stop(out[row, width:].tolist(), stops, pad_id)
         if on_batch:
-            on_batch(batch, [answers[i] for i in batch])
+            on_batch(batch, [out_ids[i] for i in batch])
         if progress:
             progress(len(batch))
-    return answers
+    return out_ids
+
+
+def _until_stop(ids: list[int], stops: list[int], pad_id: int) -> list[int]:
+    """New tokens up to and including the first stop token; a row ended by a stopping criterion is
+    padded after its last token, and those pads go too."""
+    for k, t in enumerate(ids):
+        if t in stops:
+            return ids[: k + 1]
+    while ids and ids[-1] == pad_id:
+        ids = ids[:-1]
+    return ids
 
 
 def stream_answer(model, tokenizer, prompt_ids: list[int], *, max_new_tokens: int = 256) -> Iterator[str]:

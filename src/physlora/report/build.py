@@ -11,6 +11,7 @@ from physlora.report.grpo import grpo_intro, grpo_section, grpo_stage_summary
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
 from physlora.report.sections import eval_set, run_header, sample_answers, training_loss, training_summary
+from physlora.report.tools_section import tool_sections
 from physlora.results.io import atomic_write_text, read_jsonl
 from physlora.results.schema import RunMetrics, read_result
 
@@ -34,12 +35,14 @@ def build_document(run_dir: Path) -> Document:
     doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
+    predictions = _rows(run_dir / "predictions.jsonl")
+    doc.blocks += tool_sections(metrics, predictions)
     log = _rows(run_dir / "train_log.jsonl")
     doc.blocks += training_loss(log, run_dir)
     doc.blocks += validation_section(log, metrics.train, run_dir)
     doc.blocks += grpo_section(_rows(run_dir / "grpo_log.jsonl"), _rows(run_dir / "grpo_samples.jsonl"),
                                grpo_stage_summary(metrics.train), run_dir)
-    doc.blocks += sample_answers(_rows(run_dir / "predictions.jsonl"), samples_limit if isinstance(samples_limit, int) else 5)
+    doc.blocks += sample_answers(predictions, samples_limit if isinstance(samples_limit, int) else 5)
     return doc
 
 

@@ -72,7 +72,15 @@ class Image:
     kind: str = field(default="image", init=False)
 
 
-Block = Union[Heading, Paragraph, BulletList, Table, Image]
+@dataclass(frozen=True)
+class CodeBlock:
+    """Lines shown verbatim in a code font (a program a model wrote, what it printed)."""
+
+    text: str
+    kind: str = field(default="code", init=False)
+
+
+Block = Union[Heading, Paragraph, BulletList, Table, Image, CodeBlock]
 
 
 @dataclass

@@ -123,6 +123,10 @@ def _summary_lines(summary: dict) -> list[str]:
     failed = {k: c.get("errors", 0) + c.get("timeouts", 0) for k, c in counters.items() if isinstance(c, dict)}
     lines.append("Rewards that failed inside and scored 0: "
                  + (", ".join(f"{k} {v}" for k, v in failed.items() if v) or "none") + ".")
+    programs = (counters.get("program_runs") or {}).get("outcomes") if isinstance(counters.get("program_runs"), dict) else None
+    if isinstance(programs, dict) and programs:
+        lines.append("Programs run in the sandbox (program_runs reward): "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(programs.items())) + ".")
     phases = summary.get("phase_seconds") or {}
     total = sum(v for v in phases.values() if isinstance(v, (int, float)))
     if total:

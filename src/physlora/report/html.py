@@ -19,7 +19,7 @@ from physlora.untrusted import visible
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f3f5f7}img{max-width:100%}code{background:#f3f5f7;padding:0 .2em}
-p,li{overflow-wrap:break-word}"""
+p,li{overflow-wrap:break-word}pre{background:#f3f5f7;padding:.5em;overflow-x:auto;white-space:pre-wrap}"""
 
 
 def content_security_policy(css: str = CSS) -> str:

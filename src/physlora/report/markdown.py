@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from physlora.report.document import Block, BulletList, Code, Document, Heading, Image, Inline, Paragraph, Strong, Table
-from physlora.untrusted import md_code, md_text
+from physlora.report.document import (
+    Block, BulletList, Code, CodeBlock, Document, Heading, Image, Inline, Paragraph, Strong, Table,
+)
+from physlora.untrusted import md_code, md_text, visible
 
 
 def _inline(parts: tuple[Inline, ...], *, newline: str, block: bool) -> str:
@@ -30,6 +32,15 @@ def _table(t: Table) -> list[str]:
     return [row(t.header), "|" + "---|" * len(t.header)] + [row(r) for r in t.rows]
 
 
+def code_block(text: str) -> list[str]:
+    """A fenced block showing `text` verbatim: the fence is longer than any backtick or tilde run inside it,
+    so no line can close it early; invisible characters are made visible like everywhere else."""
+    shown = visible(text)
+    longest = max((len(m) for m in re.findall(r"`+", shown)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *shown.split("\n"), fence]
+
+
 def render_block(b: Block) -> list[str]:
     if isinstance(b, Heading):
         return ["#" * b.level + " " + _inline(b.parts, newline=" ", block=False)]
@@ -42,6 +53,8 @@ def render_block(b: Block) -> list[str]:
         return _table(b)
     if isinstance(b, Image):
         return [f"![{md_text(b.alt, newline=' ', block=False)}]({quote(b.file)})"]
+    if isinstance(b, CodeBlock):
+        return code_block(b.text)
     raise TypeError(f"not a report block: {b!r}")
 
 

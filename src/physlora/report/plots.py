@@ -63,23 +63,35 @@ def plot_validation(rows: list[dict], path: Path) -> bool:
     keys = [k for k in (rows[0] if rows else {}) if k.startswith("eval_") and k != "eval_seconds"]
     if not keys:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = min(3, len(keys))
-    nrows = -(-len(keys) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.4 * cols, 2.6 * nrows), squeeze=False)
+    fig, axes = panel_grid(len(keys), 3.4, 2.6)
     for ax, key in zip(axes.flat, keys):
         points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1)
         ax.set_title(plot_text(key[len("eval_"):], 40), fontsize=9)
         ax.set_xlabel("optimizer step", fontsize=8)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(keys):]:
+    save_grid(fig, axes, len(keys), path)
+    return True
+
+
+def panel_grid(panels: int, width: float, height: float):
+    """A figure with up to three small panels a row (one per metric: their scales differ)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, panels)
+    rows = -(-panels // cols)
+    return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+
+
+def save_grid(fig, axes, used: int, path: Path) -> None:
+    """Blank the panels left over in the last row, write the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return True

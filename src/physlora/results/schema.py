@@ -49,6 +49,19 @@ class Comparison(_Result):
     n: int
 
 
+class ToolSummary(_Result):
+    """How a model used the program tool on one set (tools mode)."""
+
+    n: int
+    tool_call_rate: float  # share of questions answered with at least one program
+    program_success_rate: float  # share of questions with a program that ran and printed a number
+    mean_rounds: float  # programs run per question
+    statuses: dict[str, int] = Field(default_factory=dict)  # sandbox status of every program run
+    stops: dict[str, int] = Field(default_factory=dict)  # answered | no_tool_call | rounds_exhausted
+    sandbox_seconds: float = 0.0  # in all
+    generation_seconds: float = 0.0  # in all
+
+
 class EvalOutput(_Result):
     """One model on one set: per-example rows, aggregates, aggregates per topic."""
 
@@ -57,6 +70,8 @@ class EvalOutput(_Result):
     metrics: dict[str, Interval] = Field(default_factory=dict)
     by_topic: dict[str, dict[str, Interval]] = Field(default_factory=dict)
     metric_info: dict[str, MetricInfo] = Field(default_factory=dict)
+    mode: Literal["plain", "tools"] = "plain"
+    tools: ToolSummary | None = None
 
     @property
     def metric_names(self) -> list[str]:
@@ -89,6 +104,21 @@ class PairedSet(_Result):
     origin: Literal["in-distribution", "transfer"] = "in-distribution"
 
 
+class ToolPairedSet(PairedSet):
+    """A free-form set of `physlora run` answered with the program tool: base and tuned (both in tools mode)
+    compared as in PairedSet, how each used the tool, and tools - plain on the same questions per model."""
+
+    tools: dict[str, ToolSummary | None] = Field(default_factory=dict)  # "base"/"tuned" -> summary
+    vs_plain: dict[str, dict[str, Comparison]] = Field(default_factory=dict)  # "base"/"tuned" -> metric -> tools - plain
+
+
+class ToolEvalSet(EvalSet):
+    """A set of `physlora eval --mode tools|both`: one model in tools mode, and tools - plain if both ran."""
+
+    tools: ToolSummary | None = None
+    vs_plain: dict[str, Comparison] = Field(default_factory=dict)
+
+
 class TrainSummary(_Result):
     steps: int
     seconds: float
@@ -106,6 +136,7 @@ class TrainSummary(_Result):
 class RunMetrics(_Result):
     config: dict[str, Any]
     sets: dict[str, PairedSet]
+    tool_sets: dict[str, ToolPairedSet] = Field(default_factory=dict)  # eval.mode tools | both
     train: TrainSummary | None = None
     seconds_total: float | None = None
 
@@ -114,6 +145,7 @@ class EvalMetrics(_Result):
     model: str
     adapter: str | None = None
     sets: dict[str, EvalSet]
+    tool_sets: dict[str, ToolEvalSet] = Field(default_factory=dict)  # --mode tools | both
     environment: dict[str, Any] = Field(default_factory=dict)
 
 

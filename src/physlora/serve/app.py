@@ -40,8 +40,11 @@ DEFAULT_PORT = 8000
 MAX_QUESTION_CHARS = 2000
 MAX_PAGE = 200
 MAX_PENDING_ASKS = 4  # one generating + three waiting; a fifth concurrent question is told to retry
-PREDICTION_FIELDS = ("id", "set", "question", "reference", "base_answer", "tuned_answer")
-_SEARCHED = ("id", "question", "reference", "base_answer", "tuned_answer")
+PREDICTION_FIELDS = ("id", "set", "question", "reference", "base_answer", "tuned_answer",
+                     # runs evaluated with the program tool (eval.mode tools|both): the final answer and the
+                     # exchange (programs, what the sandbox printed) shown under each answer
+                     "base_tools_answer", "tuned_tools_answer", "base_tools", "tuned_tools")
+_SEARCHED = ("id", "question", "reference", "base_answer", "tuned_answer", "base_tools_answer", "tuned_tools_answer")
 EXIT_USER_ERROR = 2
 TOKEN_ENV = "PHYSLORA_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16

@@ -33,7 +33,7 @@ from physlora.errors import PhysloraError
 from physlora.prompting import build_prompt, encode_prompt
 from physlora.tracking import configure_tracking
 from physlora.training.checkpoints import checkpoint_step, last_checkpoint, read_log
-from physlora.training.rewards import RewardFunction, build_rewards, completion_text, reference_kind
+from physlora.training.rewards import RewardFunction, build_rewards, completion_text, reference_kind, rewards_for
 
 LOG_NAME = "grpo_log.jsonl"
 SAMPLES_NAME = "grpo_samples.jsonl"
@@ -298,11 +298,14 @@ def train_grpo(
     resume: bool = False,
     rel_tol: float = 0.05,
     extra_callbacks: list | None = None,
+    sandbox=None,
 ) -> tuple[object, GrpoResult]:
     """GRPO-train a LoRA adapter on the gradable `records`; save it to out_dir/adapter.
 
-    Returns the PEFT model (its "default" adapter trained, in eval mode) and what happened."""
-    from physlora.training.sft import Guards, set_threads
+    `sandbox` (physlora.tools.sandbox.Sandbox): where the program_runs reward runs programs (None: its own,
+    started only if that reward is on, stopped at the end). Returns the PEFT model (its "default" adapter
+    trained, in eval mode) and what happened."""
+    from physlora.training.sft import set_threads
 
     set_seed(seed)
     set_threads(train.num_threads)
@@ -312,7 +315,16 @@ def train_grpo(
     if len(data.rows) < 1:
         raise PhysloraError(f"no GRPO training data: {data.summary()}; GRPO needs references the physics check can "
                             "grade (a final number, a formula or a multiple-choice option)")
-    funcs, weights = build_rewards(g.reward_weights, budget_s=g.reward_budget_s, rel_tol=rel_tol)
+    with rewards_for(g.reward_weights, budget_s=g.reward_budget_s, rel_tol=rel_tol, sandbox=sandbox) as rewards:
+        return _train(model, tokenizer, data, out_dir, rewards, lora, train, seed, resume, extra_callbacks)
+
+
+def _train(model, tokenizer, data: GrpoData, out_dir: Path, rewards: tuple[list[RewardFunction], list[float]],
+           lora: LoraSection, train: TrainSection, seed: int, resume: bool, extra_callbacks: list | None):
+    """train_grpo's trainer run, with the reward functions built."""
+    from physlora.training.sft import Guards
+
+    g, (funcs, weights) = train.grpo, rewards
     peft_model = policy_model(model, lora, train.init_adapter)
     peft_model.train()
     bf16 = train.bf16 if train.bf16 is not None else next(model.parameters()).dtype == torch.bfloat16

@@ -28,17 +28,25 @@ The rewards (all in [0, 1]; weights are `train.grpo.reward_weights`):
   reference's kind (a number, with a unit when the reference has one; a formula; a letter), 0.5 for such
   a line that does not parse, 0.0 without one. The system prompt should ask for this line
   (configs/grpo-demo.yaml does).
+* ``program_runs`` (tools mode, weight 0 unless set): 1.0 when the completion's first fenced Python block
+  runs in physlora's program sandbox (physlora.tools.sandbox: out of process, allow-listed imports, no
+  files or network, CPU/memory/time limits) and prints something; 0.0 when there is no program or it
+  fails, is refused or runs out of time. Programs run ONLY there. It pays for a program that runs, not
+  for a right one: keep its weight below correctness's (a model could learn to print anything), and give
+  a system prompt that asks for a program (configs/tools.yaml's).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import math
 import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -280,12 +288,51 @@ def has_answer(completion: str, kind: str, choices: list[str] | None) -> bool:
     return extract_quantity(target) is not None or extract_formula(target) is not None
 
 
+class ProgramRuns:
+    """The ``program_runs`` scorer. Its sandbox is the run's (shared with tools-mode evaluation) or its own,
+    started on the first program and stopped by close(). The sandbox's wall-clock and CPU limits are the
+    time budget: a SIGALRM inside the sandbox client would leave a worker's reply unread for the next
+    program, so RewardFunction does not add its own alarm (`runs_own_budget`)."""
+
+    runs_own_budget = True
+
+    def __init__(self, sandbox=None, budget_s: float = DEFAULT_BUDGET_S):
+        self._sandbox, self._owned, self.budget_s = sandbox, None, budget_s
+        self.statuses: Counter[str] = Counter()  # how the programs ended (ProgramResult.status)
+
+    def sandbox(self):
+        if self._sandbox is None:
+            from physlora.tools.sandbox import Sandbox, SandboxLimits
+
+            limits = SandboxLimits(cpu_seconds=min(2.0, self.budget_s), wall_seconds=self.budget_s)
+            self._sandbox = self._owned = Sandbox(limits)
+        return self._sandbox
+
+    def __call__(self, completion: str, reference: str, question: str, *, kind: str, choices: list[str] | None,
+                 rel_tol: float) -> float:
+        from physlora.tools.programs import extract_program
+
+        code = extract_program(completion)
+        if code is None:
+            self.statuses["no_program"] += 1
+            return 0.0
+        result = self.sandbox().run(code)
+        self.statuses[result.status] += 1
+        return 1.0 if result.ok else 0.0
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+            self._sandbox = self._owned = None
+
+
 Scorer = Callable[..., float]
 SCORERS: dict[str, Scorer] = {
     "correctness": score_correctness,
     "partial": score_partial,
     "answer_format": score_format,
 }
+REWARD_NAMES: tuple[str, ...] = (*SCORERS, "program_runs")  # program_runs needs a sandbox: see make_reward
 DEFAULT_WEIGHTS: dict[str, float] = {"correctness": 1.0, "partial": 0.3, "answer_format": 0.2}
 
 
@@ -345,9 +392,10 @@ class RewardCounters:
     no_answer: int = 0
     seconds: float = 0.0
     last_error: str | None = None
+    outcomes: dict[str, int] | None = None  # program_runs: how the programs ended (ok, timeout, no_program...)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return {k: v for k, v in self.__dict__.items() if v is not None or k == "last_error"}
 
 
 @dataclass
@@ -394,7 +442,7 @@ class RewardFunction:
             def run() -> float:
                 return self.scorer(text, reference, question or "", kind=kind, choices=choices, rel_tol=self.rel_tol)
 
-            value = float(call_with_budget(run, self.budget_s))
+            value = float(run() if getattr(self.scorer, "runs_own_budget", False) else call_with_budget(run, self.budget_s))
             return value if math.isfinite(value) else 0.0
         except RewardTimeout:
             self.counters.timeouts += 1
@@ -403,6 +451,14 @@ class RewardFunction:
             self.counters.errors += 1
             self.counters.last_error = f"{type(e).__name__}: {e}"[:200]
             return 0.0
+        finally:
+            if isinstance(self.scorer, ProgramRuns):
+                self.counters.outcomes = dict(self.scorer.statuses)
+
+    def close(self) -> None:
+        """Stop what the scorer started (program_runs' own sandbox)."""
+        if hasattr(self.scorer, "close"):
+            self.scorer.close()
 
 
 def _column(columns: dict, name: str, n: int, default: Any = ...) -> list:
@@ -415,11 +471,14 @@ def _column(columns: dict, name: str, n: int, default: Any = ...) -> list:
 
 
 def make_reward(name: str, *, budget_s: float = DEFAULT_BUDGET_S, rel_tol: float = 0.05,
-                scorer: Scorer | None = None) -> RewardFunction:
-    """The reward `name` (one of SCORERS), or a custom `scorer` under that name."""
-    if scorer is None:
+                scorer: Scorer | None = None, sandbox=None) -> RewardFunction:
+    """The reward `name` (one of REWARD_NAMES), or a custom `scorer` under that name. `sandbox`
+    (physlora.tools.sandbox.Sandbox) is where program_runs runs programs; None: its own, started when needed."""
+    if scorer is None and name == "program_runs":
+        scorer = ProgramRuns(sandbox, budget_s)
+    elif scorer is None:
         if name not in SCORERS:
-            raise KeyError(f"unknown reward {name!r}; known: {', '.join(SCORERS)}")
+            raise KeyError(f"unknown reward {name!r}; known: {', '.join(REWARD_NAMES)}")
         scorer = SCORERS[name]
     return RewardFunction(name=name, scorer=scorer, budget_s=budget_s, rel_tol=rel_tol)
 
@@ -432,16 +491,33 @@ def warm_up() -> None:
     score_correctness("Answer: m c^2", "E = m c^2", "", kind="formula", choices=None, rel_tol=0.05)
 
 
-def build_rewards(weights: dict[str, float], *, budget_s: float = DEFAULT_BUDGET_S,
-                  rel_tol: float = 0.05) -> tuple[list[RewardFunction], list[float]]:
-    """The reward functions with a non-zero weight and their weights, in a fixed order (TRL's reward_weights)."""
+def build_rewards(weights: dict[str, float], *, budget_s: float = DEFAULT_BUDGET_S, rel_tol: float = 0.05,
+                  sandbox=None) -> tuple[list[RewardFunction], list[float]]:
+    """The reward functions with a non-zero weight and their weights, in a fixed order (TRL's reward_weights).
+    Close them when done (`close_rewards`, or use `rewards_for`)."""
     warm_up()
     funcs, ws = [], []
     for name, w in weights.items():
         if w:
-            funcs.append(make_reward(name, budget_s=budget_s, rel_tol=rel_tol))
+            funcs.append(make_reward(name, budget_s=budget_s, rel_tol=rel_tol, sandbox=sandbox))
             ws.append(float(w))
     return funcs, ws
+
+
+def close_rewards(funcs: list[RewardFunction]) -> None:
+    for f in funcs:
+        f.close()
+
+
+@contextlib.contextmanager
+def rewards_for(weights: dict[str, float], *, budget_s: float = DEFAULT_BUDGET_S, rel_tol: float = 0.05,
+                sandbox=None) -> Iterator[tuple[list[RewardFunction], list[float]]]:
+    """build_rewards, closed on the way out (a sandbox program_runs started is stopped, even on Ctrl-C)."""
+    funcs, ws = build_rewards(weights, budget_s=budget_s, rel_tol=rel_tol, sandbox=sandbox)
+    try:
+        yield funcs, ws
+    finally:
+        close_rewards(funcs)
 
 
 def total_reward(funcs: list[RewardFunction], weights: list[float], completion: str, reference: str,

@@ -19,7 +19,7 @@ from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
-from physlora.prompting import encode_example
+from physlora.distributed import is_main_process
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.results.schema import TrainSummary
@@ -58,11 +58,20 @@ def set_threads(num_threads: int | None) -> None:
         torch.set_num_threads(num_threads or max(1, cores // local_procs))
 
 
-def tokenize_records(tokenizer, records: list[Record], system_prompt: str | None, max_length: int):
-    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping)."""
+def tokenize_records(
+    tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain",
+    sandbox=None,
+):
+    """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping), in `data_format`
+    (plain | tools | mixed, see physlora.training.tool_format; programs run in `sandbox`, or a new one)."""
     from datasets import Dataset
 
-    encoded = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    from physlora.training.tool_format import encode_records
+
+    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format, sandbox)
+    if data_format != "plain" and is_main_process():
+        print(f"[physlora] training data: {encoded_set.summary()}", flush=True)
+    encoded = encoded_set.examples
     ds = Dataset.from_dict(
         {
             "input_ids": [e.input_ids for e in encoded],
@@ -216,6 +225,8 @@ def train_lora(
     resume: bool = False,
     extra_callbacks: list | None = None,
     validation: list | None = None,
+    data_format: str = "plain",
+    sandbox=None,
 ) -> tuple[object, TrainResult]:
     """Fine-tune `model` with LoRA on `records`; save the adapter to out_dir/adapter.
 
@@ -225,7 +236,7 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format, sandbox)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora, train.init_adapter)

@@ -1,0 +1,1 @@
+"""Answers with tools: a sandbox for model-written programs (physlora.tools.sandbox) and its layers."""
