@@ -103,6 +103,12 @@ def validation_sets(cfg: RunConfig, train_records: list) -> list:
     return sets
 
 
+
+def sft_validation_sets(cfg: RunConfig, train_records: list) -> list:
+    """validation_sets for a run with an SFT stage (GRPO does not use them: not loaded, not announced)."""
+    return validation_sets(cfg, train_records) if "sft" in cfg.train.stage_list else []
+
+
 def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
               sandbox=None):
     """The configured training stages (SFT, GRPO or SFT then GRPO) from `start`, or, when resuming a run whose
@@ -115,7 +121,7 @@ def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, cal
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
         return finished_model(start, run_dir / "adapter"), summary
     model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
-                             validation=validation_sets(cfg, data.train), sandbox=sandbox)
+                             validation=sft_validation_sets(cfg, data.train), sandbox=sandbox)
     summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))

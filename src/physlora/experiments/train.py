@@ -15,7 +15,7 @@ from physlora.results.schema import TrainSummary, result_json
 
 def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: bool = False) -> Path:
     """The configured stages (train.method / train.stages: SFT, GRPO or SFT then GRPO) on the training data."""
-    from physlora.experiments.run import validation_sets
+    from physlora.experiments.run import sft_validation_sets
     from physlora.training.stages import run_stages, starting_model
 
     prepare_run_dir(out_dir, overwrite=overwrite, resume=resume)
@@ -24,7 +24,7 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     loaded = load_configured_model(cfg)
     say(f"training {cfg.model.name} ({' then '.join(cfg.train.stage_list)}) on {len(data.train)} examples")
     _, info = run_stages(starting_model(loaded.model, cfg), loaded.tokenizer, data.train, out_dir, cfg,
-                         resume=resume, say=say, validation=validation_sets(cfg, data.train))
+                         resume=resume, say=say, validation=sft_validation_sets(cfg, data.train))
     if is_main_process():
         write_json(out_dir / "train_summary.json", result_json(TrainSummary.model_validate(info)))
     if len(cfg.train.stage_list) > 1:  # each stage has said where its adapter went; name the final one
