@@ -2,6 +2,14 @@
 
     python bench/lm_eval_crosscheck.py                                   # tests/fixtures/mini_mc.jsonl
     python bench/lm_eval_crosscheck.py --data src/physlora/bundled/mc/test.jsonl --limit 60
+    python bench/lm_eval_crosscheck.py --benchmark mmlu:college_physics=DIR --benchmark gpqa:physics=FILE
+
+With --benchmark (an MC entry of physlora's benchmark registry on a local copy of the set), physlora scores the
+set as `physlora eval --data NAME=PATH prompt.format=plain` does, and lm-eval runs its *own packaged task*
+(mmlu_<subject>, gpqa_main_zeroshot / gpqa_main_n_shot, included from the installed lm_eval/tasks YAML) with
+only the data source replaced by the local rows: lm-eval builds the prompts from the native rows itself, so
+identical contexts mean physlora renders lm-eval's prompt exactly. For GPQA the option order is physlora's
+(lm-eval shuffles with its global RNG), handed to lm-eval as choice1..choice4 with its process_docs turned off.
 
 Both sides see the same items, the same model weights (fp32, CPU) and the same prompt string:
 
@@ -30,6 +38,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -296,6 +305,116 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- benchmarks of physlora's registry
+
+LM_EVAL_TASKS = {  # physlora benchmark -> (lm-eval task YAML under lm_eval/tasks, k-shot YAML)
+    "mmlu:college_physics": ("mmlu/default/mmlu_college_physics.yaml", None),
+    "mmlu:high_school_physics": ("mmlu/default/mmlu_high_school_physics.yaml", None),
+    "mmlu:conceptual_physics": ("mmlu/default/mmlu_conceptual_physics.yaml", None),
+    "gpqa:physics": ("gpqa/zeroshot/gpqa_main_zeroshot.yaml", "gpqa/n_shot/gpqa_main_n_shot.yaml"),
+}
+
+
+def _packaged_task(spec) -> Path:
+    import lm_eval
+
+    zero, kshot = LM_EVAL_TASKS[spec.benchmark.name]
+    return Path(lm_eval.__file__).parent / "tasks" / (kshot if spec.shots and kshot else zero)
+
+
+def _benchmark_task_yaml(spec, records, workdir: Path, index: int) -> tuple[str, str]:
+    """A task that includes lm-eval's packaged one and swaps only its data for local rows."""
+    name = f"physlora_{index}_" + re.sub(r"\W", "_", spec.benchmark.name)
+    lines = [f"include: {json.dumps(str(_packaged_task(spec)))}", f"task: {name}", "tag: []", "dataset_path: json",
+             "dataset_name: null", f"num_fewshot: {spec.shots}"]
+    cache = json.dumps(str(workdir / f"hf_cache_{index}"))
+    if spec.benchmark.reader == "mmlu":
+        # lm-eval's template names a dev split even at 0 shots; a single file stands in for it then (unused)
+        files = ({"test": spec.path / "test.jsonl", "dev": spec.path / "dev.jsonl"} if spec.path.is_dir()
+                 else {"test": spec.path, "dev": spec.path})  # fmt: skip
+        lines += [f"dataset_kwargs: {{data_files: {json.dumps({k: str(v) for k, v in files.items()})}, cache_dir: {cache}}}",
+                  "test_split: test", "fewshot_split: dev"]
+    else:  # gpqa: physlora's option order, as the fields lm-eval's template reads
+        docs = workdir / f"{name}.jsonl"
+        with docs.open("w", encoding="utf-8") as f:
+            for r in records:
+                row = {"Question": r.extra["raw_question"], **{f"choice{i + 1}": c for i, c in enumerate(r.choices)},
+                       "answer": f"({'ABCD'[r.answer_index]})"}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        lines += [f"dataset_kwargs: {{data_files: {{train: {json.dumps(str(docs))}}}, cache_dir: {cache}}}",
+                  "process_docs: null", "training_split: train", "validation_split: train"]
+    return "\n".join(lines) + "\n", name
+
+
+def _compare_benchmark(spec, records, contexts, rows, samples, lm_metrics) -> dict:
+    items = []
+    for rec, ctx, row, sample in zip(records, contexts, rows, samples):
+        args, lls = _sample_args(sample), _sample_lls(sample)
+        targets = rec.extra["mc_targets"]
+        items.append({
+            "id": rec.id, "same_context": args[0][0] == ctx, "physlora_pred": _argmax(row["loglik"]), "lm_eval_pred": _argmax(lls),
+            "physlora_pred_norm": _argmax([x / len(t) for x, t in zip(row["loglik"], targets)]),
+            "lm_eval_pred_norm": _argmax([x / len(t) for x, t in zip(lls, targets)]),
+            "max_abs_loglik_diff": max(abs(a - b) for a, b in zip(row["loglik"], lls)),
+        })  # fmt: skip
+    n = len(items)
+    out = {
+        "benchmark": spec.label, "n": n, "lm_eval_task": str(_packaged_task(spec)),
+        "agree_acc": sum(i["physlora_pred"] == i["lm_eval_pred"] for i in items),
+        "agree_acc_norm": sum(i["physlora_pred_norm"] == i["lm_eval_pred_norm"] for i in items),
+        "physlora": {"acc": sum(r["acc"] for r in rows) / n, "acc_norm": sum(r["acc_norm"] for r in rows) / n},
+        "lm_eval": {k.split(",")[0]: float(v) for k, v in lm_metrics.items() if k.split(",")[0] in ("acc", "acc_norm")},
+        "all_contexts_identical": all(i["same_context"] for i in items), "items": items,
+        "max_abs_loglik_diff": max(i["max_abs_loglik_diff"] for i in items),
+    }  # fmt: skip
+    out["ok"] = bool(out["agree_acc"] == out["agree_acc_norm"] == n and out["all_contexts_identical"]
+                     and out["max_abs_loglik_diff"] < 1e-3)  # fmt: skip
+    return out
+
+
+def crosscheck_benchmarks(sources: list[str], *, model: str = "smollm2-135m-instruct", batch_size: int = 8) -> list[dict]:
+    """MC benchmarks on local copies: physlora (plain format) against lm-eval's packaged tasks, one model load
+    on each side for all of them."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from physlora.data.benchmarks import parse_spec
+    from physlora.data.sources import load_records
+    from physlora.models.loading import load_model, resolve_model_path
+    from physlora.prompting import PromptStyle, build_prompt
+    from physlora.scoring.multiple_choice import score_multiple_choice
+
+    specs = [parse_spec(s) for s in sources]
+    for spec in specs:
+        if spec.benchmark.name not in LM_EVAL_TASKS or spec.path is None:
+            raise SystemExit(f"--benchmark takes NAME=PATH for one of {', '.join(LM_EVAL_TASKS)}")
+    style = PromptStyle("plain", "{question}")
+    loaded = load_model(model, dtype="float32", device="cpu")
+    ours = []
+    for source in sources:
+        records = load_records(source).records
+        contexts = [build_prompt(loaded.tokenizer, r.question, None, style=style) for r in records]
+        ours.append((records, contexts, score_multiple_choice(loaded.model, loaded.tokenizer, records, system_prompt=None, style=style)))
+    del loaded
+    gc.collect()
+    with tempfile.TemporaryDirectory(prefix="physlora-lmeval-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "tasks").mkdir()
+        tasks = []
+        for i, (spec, (records, _, _)) in enumerate(zip(specs, ours)):
+            text, task = _benchmark_task_yaml(spec, records, workdir, i)
+            (workdir / "tasks" / f"{task}.yaml").write_text(text, encoding="utf-8")
+            tasks.append(task)
+        results = lm_eval.simple_evaluate(
+            model="hf", model_args=f"pretrained={resolve_model_path(model)},dtype=float32,device=cpu", tasks=tasks,
+            batch_size=batch_size, log_samples=True, bootstrap_iters=0, use_cache=None,
+            task_manager=TaskManager(include_path=str(workdir / "tasks"), include_defaults=False),
+        )
+    return [_compare_benchmark(spec, records, contexts, rows, sorted(results["samples"][task], key=lambda s: s["doc_id"]),
+                               results["results"][task])
+            for spec, (records, contexts, rows), task in zip(specs, ours, tasks)]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
@@ -305,7 +424,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--system-prompt", default=None, help="default: physlora's DEFAULT_SYSTEM_PROMPT; '' for none")
     ap.add_argument("--batch-size", type=int, default=8, help="lm-eval batch size")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--benchmark", action="append", default=[],
+                    help="NAME=PATH of an MC benchmark (mmlu:*, gpqa:physics) on a local copy; repeat for several")
     args = ap.parse_args(argv)
+    if args.benchmark:
+        res = {"benchmarks": crosscheck_benchmarks(args.benchmark, model=args.model, batch_size=args.batch_size)}
+        for b in res["benchmarks"]:
+            print(f"{b['benchmark']}: n={b['n']} acc physlora {b['physlora']['acc']:.4f} lm-eval {b['lm_eval'].get('acc', float('nan')):.4f}; "
+                  f"items agree {b['agree_acc']}/{b['n']} (norm {b['agree_acc_norm']}/{b['n']}); identical prompts "
+                  f"{b['all_contexts_identical']}; max |loglik diff| {b['max_abs_loglik_diff']:.1e}; {'OK' if b['ok'] else 'MISMATCH'}")
+        res["ok"] = all(b["ok"] for b in res["benchmarks"])
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return 0 if res["ok"] else 1
 
     res = crosscheck(
         model=args.model,

@@ -79,13 +79,14 @@ def _public(text: str) -> str:
 
 def reference_unit(answer: str, written: str) -> str:
     """The unit right after the checked number in the answer, as physlora's physics check reads it."""
-    from physlora.grading.physics_check import _NUMBER_RE, _normalize, _read_unit
+    from physlora.grading.normalize import normalize
+    from physlora.grading.quantities import parse_value, read_unit
 
     units = []
     for m in re.finditer(rf"(?<![\d./]){re.escape(written)}(?![\d])", answer):  # not the 20 of '1/20'
-        text = _normalize(answer[m.start() :])  # from the number on: '89%' becomes '89 percent'
-        number = _NUMBER_RE.match(text)
-        units.append(_read_unit(text[number.end() :]) if number else "")
+        text = normalize(answer[m.start() :])  # from the number on: '89%' becomes '89 percent'
+        number = parse_value(text)  # (value, end, ...): the number with its 'x 10^n'
+        units.append(read_unit(text[number[1] :])[0] if number else "")
     unit = next((u for u in units if u), "")
     return "%" if unit == "percent" else unit
 

@@ -50,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("eval", "evaluate a model (optionally with an adapter) on one or more data sets",
             CONFIGURED, MODEL_REQUIRED, ADAPTER, RESUME, SKIP_INVALID)
-    p.add_argument("--data", required=True, action="append", help="data set (bundled name, file or hub id); repeat for several")
+    p.add_argument("--data", required=True, action="append",
+                   help="data set (bundled name, benchmark NAME[@VARIANT][=PATH], file or hub id); repeat for several")
     p.add_argument("--split", help="split of a bundled/hub set (default: test); files are used whole")
+    _add_list_benchmarks(p)
     p.add_argument("--max-examples", type=int, help="evaluate N evenly spaced examples of each set")
     p.add_argument("--out", required=True, help="output folder for metrics.json and predictions.jsonl")
     p.add_argument("--mode", choices=["plain", "tools", "both"],
@@ -87,6 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config")
     c.add_argument("overrides", nargs="*", metavar="key=value")
     return parser
+
+
+class _ListBenchmarks(argparse.Action):
+    """`--list-benchmarks` prints the benchmark registry and exits, before the required flags are checked."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from physlora.data.benchmarks import benchmark_table
+
+        print(benchmark_table())
+        parser.exit()
+
+
+def _add_list_benchmarks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--list-benchmarks", action=_ListBenchmarks,
+                   help="print the benchmarks --data accepts by name (mmlu:college_physics, gpqa:physics, ...) and exit")
 
 
 def _add_experiment_parsers(sub) -> None:
@@ -233,17 +253,20 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace, cfg) -> int:
     from physlora.inference.generate import generate_answers
     from physlora.models.loading import load_model
+    from physlora.prompting import PromptStyle
 
+    if getattr(args, "tools", False) and cfg.prompt.format == "plain":  # before the model load
+        raise PhysloraError("ask --tools needs prompt.format=chat: a tool exchange uses the chat template")
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
     if getattr(args, "tools", False):
         return _ask_with_tools(args, cfg, loaded)
     if args.question:
         answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
-                                  max_new_tokens=args.max_new_tokens, batch_size=1)[0]
+                                  max_new_tokens=args.max_new_tokens, batch_size=1, style=PromptStyle(cfg.prompt.format))[0]
         print(terminal_text(answer))  # model text: no escape sequence reaches the terminal
         return 0
-    chat(loaded, cfg.system_prompt, args.max_new_tokens)
+    chat(loaded, cfg.system_prompt, args.max_new_tokens, style=PromptStyle(cfg.prompt.format))
     return 0
 
 
@@ -269,7 +292,7 @@ def _ask_with_tools(args: argparse.Namespace, cfg, loaded, write=print) -> int:
     return 0
 
 
-def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print) -> None:
+def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print, style=None) -> None:
     """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves."""
     from physlora.inference.generate import stream_answer
     from physlora.prompting import encode_prompt
@@ -290,7 +313,7 @@ def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, wri
             continue
         if not question:
             continue
-        ids = encode_prompt(loaded.tokenizer, question, system_prompt, history)
+        ids = encode_prompt(loaded.tokenizer, question, system_prompt, history, style=style)
         write("model> ", end="", flush=True)
         pieces, shown = [], TerminalStream()  # model text: escape sequences removed even when split across pieces
         for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):

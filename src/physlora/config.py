@@ -185,6 +185,12 @@ class EvalSection(_Section):
     sandbox_workers: int = Field(1, ge=1)  # programs run at once
 
 
+class PromptSection(_Section):
+    # chat: the model's chat template with system_prompt; plain: lm-evaluation-harness's "Question: ...\nAnswer:"
+    # with no template and no system prompt (what its published 0-shot numbers use), for every command
+    format: Literal["chat", "plain"] = "chat"
+
+
 class RunConfig(_Section):
     name: str = "demo"
     output_dir: str = "runs"
@@ -195,6 +201,7 @@ class RunConfig(_Section):
     lora: LoraSection = Field(default_factory=LoraSection)
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
+    prompt: PromptSection = Field(default_factory=PromptSection)
 
     @property
     def run_dir(self) -> Path:

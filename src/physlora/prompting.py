@@ -7,8 +7,32 @@ generation is given at inference. Train and inference therefore cannot drift apa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 PLAIN_PROMPT = "Question: {question}\nAnswer:"
+
+
+@dataclass(frozen=True)
+class PromptStyle:
+    """How questions become model input (`prompt.format` in the config).
+
+    chat   the tokenizer's chat template with the system prompt (physlora's default; a tokenizer without a
+           template falls back to the system prompt + `Question: ...\nAnswer:`);
+    plain  lm-evaluation-harness's prompt: `template` filled with the question, no chat template and no
+           system prompt, earlier (question, answer) turns as 'prompt answer\n\n' (its few-shot format), the
+           answer after one space. That is what its published 0-shot numbers use. `template` is
+           'Question: {question}\nAnswer:' unless a benchmark renders the whole prompt itself ('{question}').
+    """
+
+    format: Literal["chat", "plain"] = "chat"
+    template: str = PLAIN_PROMPT
+
+    @property
+    def plain(self) -> bool:
+        return self.format == "plain"
+
+
+CHAT = PromptStyle()
 
 
 def has_chat_template(tokenizer) -> bool:
@@ -25,9 +49,13 @@ def _messages(
 
 
 def build_prompt(
-    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
+    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = (),
+    style: PromptStyle | None = None,
 ) -> str:
     """The text the model sees before its answer (after earlier (question, answer) turns, in a chat)."""
+    if style is not None and style.plain:
+        turns = "".join(style.template.format(question=q) + f" {a}\n\n" for q, a in history)
+        return turns + style.template.format(question=question)
     if has_chat_template(tokenizer):
         return tokenizer.apply_chat_template(
             _messages(question, system_prompt, history), tokenize=False, add_generation_prompt=True
@@ -37,9 +65,11 @@ def build_prompt(
     return prefix + turns + PLAIN_PROMPT.format(question=question)
 
 
-def build_completion(tokenizer, question: str, answer: str, system_prompt: str | None) -> str:
+def build_completion(
+    tokenizer, question: str, answer: str, system_prompt: str | None, style: PromptStyle | None = None
+) -> str:
     """The text that follows the prompt in a finished conversation: answer + end-of-turn."""
-    if not has_chat_template(tokenizer):
+    if not has_chat_template(tokenizer) or (style is not None and style.plain):
         return " " + answer + (tokenizer.eos_token or "")
     prompt = build_prompt(tokenizer, question, system_prompt)
     full = tokenizer.apply_chat_template(
@@ -67,9 +97,10 @@ def encode_text(tokenizer, text: str) -> list[int]:
 
 
 def encode_prompt(
-    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = ()
+    tokenizer, question: str, system_prompt: str | None, history: list[tuple[str, str]] = (),
+    style: PromptStyle | None = None,
 ) -> list[int]:
-    return encode_text(tokenizer, build_prompt(tokenizer, question, system_prompt, history))
+    return encode_text(tokenizer, build_prompt(tokenizer, question, system_prompt, history, style))
 
 
 @dataclass
@@ -80,14 +111,15 @@ class EncodedExample:
 
 
 def encode_example(
-    tokenizer, question: str, answer: str, system_prompt: str | None, max_length: int
+    tokenizer, question: str, answer: str, system_prompt: str | None, max_length: int,
+    style: PromptStyle | None = None,
 ) -> EncodedExample:
     """Prompt + answer token ids with the loss mask. Over-long rows lose the end of the
     *question*, never answer tokens, and say so through `truncated`."""
     completion = tokenizer(
-        build_completion(tokenizer, question, answer, system_prompt), add_special_tokens=False
+        build_completion(tokenizer, question, answer, system_prompt, style), add_special_tokens=False
     )["input_ids"]
-    prompt = encode_prompt(tokenizer, question, system_prompt)
+    prompt = encode_prompt(tokenizer, question, system_prompt, style=style)
     truncated = False
     for _ in range(4):  # shorten the question (not the template) until it fits
         overflow = len(prompt) + len(completion) - max_length
@@ -96,7 +128,7 @@ def encode_example(
         truncated = True
         q_ids = tokenizer(question, add_special_tokens=False)["input_ids"]
         question = tokenizer.decode(q_ids[: max(len(q_ids) - overflow - 2, 0)])
-        prompt = encode_prompt(tokenizer, question, system_prompt)
+        prompt = encode_prompt(tokenizer, question, system_prompt, style=style)
     if len(prompt) + len(completion) > max_length:  # template + answer alone are too long
         completion = completion[: max(max_length - len(prompt), 1)]
         prompt = prompt[-(max_length - len(completion)) :]

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any, Iterable
 
-from physlora.data.records import LETTERS, OPTIONAL_FIELDS, LoadResult, Record, Skipped
+from physlora.data.records import LETTERS, OPTIONAL_FIELDS, LoadResult, Record, Skipped, canonical_answer_type
 from physlora.errors import PhysloraError
 
 
@@ -95,6 +95,18 @@ def _resolve_answer(answer: str, choices: list[str] | None) -> str:
     raise ValueError(f"answer {answer[:40]!r} is not one of the choices (nor a letter or index)")
 
 
+def _tolerance(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+        return None
+    try:
+        tol = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"wrong type: 'tolerance' must be a number (a relative tolerance such as 0.05), got {value!r}") from None
+    if not 0 < tol < 1:
+        raise ValueError(f"bad tolerance {tol}: a relative tolerance between 0 and 1 (0.05 = 5%)")
+    return tol
+
+
 def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
     if not isinstance(row, dict):
         raise ValueError(f"wrong type: expected an object, got {type(row).__name__}")
@@ -131,6 +143,8 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         explanation=_text(get("explanation")) or None,
         topic=_text(get("topic")) or None,
         difficulty=_text(get("difficulty")) or None,
+        answer_type=canonical_answer_type(_text(get("answer_type"))),
+        tolerance=_tolerance(get("tolerance")),
         program=_text(get("program")) or None,
     )
 

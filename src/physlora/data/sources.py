@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from physlora.data.benchmarks import is_benchmark, load_benchmark
 from physlora.data.mapping import to_records
 from physlora.data.readers import FILE_SUFFIXES, read_file_rows, read_hub, read_jsonl_rows
 from physlora.data.records import LoadResult, Record
@@ -38,6 +39,8 @@ def has_split(source: str, split: str) -> bool:
     """Whether `source` provides `split` itself (a file never does; it is split by us)."""
     if source in BUNDLED:
         return (BUNDLED_DIR / BUNDLED[source] / f"{split}.jsonl").is_file()
+    if is_benchmark(source):
+        return True  # decided by the benchmark's loader
     if Path(source).expanduser().exists():
         return False
     return True  # hub: decided at load time
@@ -50,10 +53,13 @@ def load_records(
     columns: dict[str, Any] | None = None,
     skip_invalid: bool = False,
 ) -> LoadResult:
-    """All records of `source` (a bundled name, a file, or a hub id) for `split`.
+    """All records of `source` (a bundled name, a benchmark name such as mmlu:college_physics[=PATH], a file,
+    or a hub id) for `split`.
 
     A file has no splits: `split` is ignored for it and every row is returned.
     """
+    if is_benchmark(source):
+        return load_benchmark(source, split, skip_invalid=skip_invalid)
     if source in BUNDLED:
         path = bundled_path(source, split or "test")
         loaded = to_records(read_jsonl_rows(path), None, f"{source}[{split or 'test'}]", skip_invalid)

@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 from physlora.config import EvalSection
 from physlora.data.records import Record
 from physlora.inference.generate import generate_answers
+from physlora.prompting import PromptStyle
 from physlora.grading.text_metrics import SemanticScorer, exact_match, rouge_l, token_f1
-from physlora.grading.physics_check import check_answer
+from physlora.grading.physics_check import grade
 from physlora.results.io import read_jsonl
 from physlora.scoring.likelihood import reference_nll
 from physlora.scoring.multiple_choice import score_multiple_choice
@@ -47,31 +48,35 @@ def evaluate_records(
     seed: int = 0,
     label: str = "eval",
     cache: Path | None = None,
+    style: PromptStyle | None = None,
 ) -> EvalOutput:
-    """Score `model` on `records`. With `cache`, generated answers are appended to that JSONL file
-    batch by batch, and answers already there are reused: an interrupted eval resumes."""
+    """Score `model` on `records`, prompted in `style` (chat by default). With `cache`, generated answers are
+    appended to that JSONL file batch by batch, and answers already there are reused: an interrupted eval resumes."""
     model.eval()
     if is_multiple_choice(records):
         mc = [r for r in records if r.is_mc]
         with _bar(len(mc), f"{label}: multiple choice") as bar:
-            scored = score_multiple_choice(model, tokenizer, mc, system_prompt=system_prompt, progress=bar.update)
+            scored = score_multiple_choice(model, tokenizer, mc, system_prompt=system_prompt, progress=bar.update,
+                                           style=style)
         rows = [_base_row(r) | s for r, s in zip(mc, scored)]
         return summarize("mc", rows, MC_METRICS, cfg.bootstrap_resamples, seed)
 
-    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache)
-    rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol) for r, a in zip(records, answers)]
+    answers = _generate_with_cache(model, tokenizer, records, cfg, system_prompt, label, cache, style)
+    rows = [_base_row(r) | {"prediction": a} | text_scores(a, r.answer, cfg.physics_rel_tol, record=r)
+            for r, a in zip(records, answers)]
     if semantic is not None:
         for row, s in zip(rows, semantic.similarity(answers, [r.answer for r in records])):
             row["semantic"] = s
     if cfg.nll:
         with _bar(len(records), f"{label}: reference NLL") as bar:
-            nll = reference_nll(model, tokenizer, records, system_prompt=system_prompt, progress=bar.update)
+            nll = reference_nll(model, tokenizer, records, system_prompt=system_prompt, progress=bar.update, style=style)
         for row, v in zip(rows, nll):
             row["ref_nll"] = v
     return summarize("freeform", rows, FREEFORM_METRICS, cfg.bootstrap_resamples, seed)
 
 
-def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None):
+def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_prompt, label, cache: Path | None,
+                         style: PromptStyle | None = None):
     done = {row["id"]: row["prediction"] for row in read_jsonl(cache)} if cache and cache.is_file() else {}
     todo = [i for i, r in enumerate(records) if r.id not in done]
 
@@ -84,6 +89,7 @@ def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_pro
         new = generate_answers(
             model, tokenizer, [records[i].question for i in todo], system_prompt=system_prompt,
             max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, progress=bar.update, on_batch=save,
+            style=style,
         )
     done.update({records[i].id: a for i, a in zip(todo, new)})
     return [done[r.id] for r in records]
@@ -91,6 +97,8 @@ def _generate_with_cache(model, tokenizer, records, cfg: EvalSection, system_pro
 
 def _base_row(r: Record) -> dict:
     row = {"id": r.id, "question": r.question, "reference": r.answer}
+    if r.answer_type:
+        row["answer_type"] = r.answer_type
     if r.topic:
         row["topic"] = r.topic
     if r.choices:
@@ -98,12 +106,15 @@ def _base_row(r: Record) -> dict:
     return row
 
 
-def text_scores(prediction: str, reference: str, rel_tol: float = 0.05) -> dict[str, float | None]:
+def text_scores(prediction: str, reference: str, rel_tol: float = 0.05, *, record: Record | None = None) -> dict[str, float | None]:
+    """The text metrics of one answer; the physics check reads the record's answer_type and tolerance."""
+    tolerance = record.tolerance if record is not None and record.tolerance is not None else rel_tol
     return {
         "exact_match": exact_match(prediction, reference),
         "token_f1": token_f1(prediction, reference),
         "rouge_l": rouge_l(prediction, reference),
-        "physics": check_answer(prediction, reference, rel_tol=rel_tol),
+        "physics": grade(prediction, reference, answer_type=record.answer_type if record else None, tolerance=tolerance,
+                         choices=record.choices if record else None),
     }
 
 

@@ -107,8 +107,8 @@ def evaluate_with_tools(
         )
     done.update({r.id: a for r, a in zip(todo, new)})
     answers = [done[r.id] for r in records]
-    rows = [_base_row(r) | {"prediction": a.final} | text_scores(a.final, r.answer, cfg.physics_rel_tol) | tool_row(a)
-            for r, a in zip(records, answers)]
+    rows = [_base_row(r) | {"prediction": a.final} | text_scores(a.final, r.answer, cfg.physics_rel_tol, record=r)
+            | tool_row(a) for r, a in zip(records, answers)]
     for row, a, r in zip(rows, answers, records):
         row["tool_outcome"] = tool_outcome(a, row["physics"], r.answer)
     if semantic is not None:

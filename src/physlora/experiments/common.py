@@ -11,6 +11,7 @@ from physlora.data.records import Record
 from physlora.data.selection import RunData
 from physlora.distributed import is_main_process, same_on_all_ranks
 from physlora.errors import PhysloraError
+from physlora.prompting import PLAIN_PROMPT, PromptStyle
 from physlora.results.io import atomic_write_text, environment, write_json
 from physlora.results.schema import EvalOutput
 from physlora.untrusted import terminal_text
@@ -72,6 +73,22 @@ def print_metrics(label: str, out: EvalOutput) -> None:
     say(f"{label}: " + "  ".join(parts))
 
 
+def check_prompt_format(cfg: RunConfig) -> None:
+    """The tool exchange (data.format tools/mixed, eval.mode tools/both) is a conversation of model, tool and
+    model turns in the chat template: it has no plain (lm-eval) form."""
+    if cfg.prompt.format == "plain" and (cfg.data.format != "plain" or cfg.eval.mode != "plain"):
+        raise PhysloraError(f"prompt.format=plain needs data.format=plain and eval.mode=plain (got data.format="
+                            f"{cfg.data.format}, eval.mode={cfg.eval.mode}): tool exchanges use the chat template")
+
+
+def prompt_style(cfg: RunConfig, records: list[Record] = ()) -> PromptStyle:
+    """The configured prompt format (`prompt.format`). In plain format a benchmark's questions, which it
+    renders whole (description, shots, options, 'Answer:'), are used as they are, as lm-eval does."""
+    check_prompt_format(cfg)
+    rendered = bool(records) and all(r.extra.get("rendered") for r in records)
+    return PromptStyle(cfg.prompt.format, "{question}" if rendered else PLAIN_PROMPT)
+
+
 def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, path: Path, label: str,
                  resume: bool, semantic) -> EvalOutput:
     """One model on one set, kept at `path` (reused by --resume), with its metrics printed."""
@@ -81,7 +98,8 @@ def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, pat
     def evaluate(partial: Path) -> EvalOutput:
         say(f"evaluating {label}")
         return evaluate_records(model, tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
-                                semantic=semantic, seed=cfg.seed, label=label, cache=partial)
+                                semantic=semantic, seed=cfg.seed, label=label, cache=partial,
+                                style=prompt_style(cfg, records))
 
     out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
     print_metrics(label, out)

@@ -8,7 +8,9 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import evenly_spaced
 from physlora.data.sources import load_records
-from physlora.experiments.common import evaluate_set, load_configured_model, say, semantic_scorer
+from physlora.experiments.common import (
+    check_prompt_format, evaluate_set, load_configured_model, say, semantic_scorer,
+)
 from physlora.experiments.tool_mode import evaluate_tool_set, split_modes, tool_eval_set, tool_sandbox
 from physlora.results.io import environment, slug, write_json, write_jsonl
 from physlora.results.schema import EvalMetrics, EvalSet, result_json
@@ -33,6 +35,7 @@ def evaluate_sets(
             say(s.skip_summary())
     records = {s.source: evenly_spaced(s.records, max_examples) for s in loaded_sets}
     cfg.model.name = model_name
+    check_prompt_format(cfg)
     loaded = load_configured_model(cfg, adapter=adapter)
     semantic = semantic_scorer(cfg, list(records.values()))
 

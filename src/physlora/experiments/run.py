@@ -15,7 +15,8 @@ from physlora.data.records import Record
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments.common import (
-    announce_and_check, evaluate_set, load_configured_model, prepare_run_dir, say, semantic_scorer, write_provenance,
+    announce_and_check, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir, prompt_style, say,
+    semantic_scorer, write_provenance,
 )
 from physlora.experiments.tool_mode import (
     add_tool_predictions, evaluate_tool_set, paired_tool_set, split_modes, tool_sandbox,
@@ -33,6 +34,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     write_provenance(cfg, run_dir, data, announce_and_check(data))
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
+    check_prompt_format(cfg)
     loaded = load_configured_model(cfg)
     plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
 
@@ -121,7 +123,8 @@ def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, cal
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
         return finished_model(start, run_dir / "adapter"), summary
     model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
-                             validation=sft_validation_sets(cfg, data.train), sandbox=sandbox)
+                             validation=sft_validation_sets(cfg, data.train), sandbox=sandbox,
+                             style=prompt_style(cfg, data.train))
     summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))

@@ -8,7 +8,9 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import select_train_data
 from physlora.distributed import is_main_process
-from physlora.experiments.common import announce_and_check, load_configured_model, prepare_run_dir, say, write_provenance
+from physlora.experiments.common import (
+    announce_and_check, load_configured_model, prepare_run_dir, prompt_style, say, write_provenance,
+)
 from physlora.results.io import write_json
 from physlora.results.schema import TrainSummary, result_json
 
@@ -24,7 +26,8 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     loaded = load_configured_model(cfg)
     say(f"training {cfg.model.name} ({' then '.join(cfg.train.stage_list)}) on {len(data.train)} examples")
     _, info = run_stages(starting_model(loaded.model, cfg), loaded.tokenizer, data.train, out_dir, cfg,
-                         resume=resume, say=say, validation=sft_validation_sets(cfg, data.train))
+                         resume=resume, say=say, validation=sft_validation_sets(cfg, data.train),
+                         style=prompt_style(cfg, data.train))
     if is_main_process():
         write_json(out_dir / "train_summary.json", result_json(TrainSummary.model_validate(info)))
     if len(cfg.train.stage_list) > 1:  # each stage has said where its adapter went; name the final one

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from physlora.prompting import encode_prompt
+from physlora.prompting import PromptStyle, encode_prompt
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:
@@ -39,18 +39,22 @@ def generate_answers(
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[list[int], list[str]], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[str]:
     """Greedy answers, in the order of `questions`. Left padding + KV cache; decodes new tokens only.
     `on_batch(indices, answers)` sees each finished batch (to save partial results as they come)."""
-    prompts = [encode_prompt(tokenizer, q, system_prompt) for q in questions]
+    prompts = [encode_prompt(tokenizer, q, system_prompt, style=style) for q in questions]
+
+    def text(ids: list[int]) -> str:
+        return _trim(tokenizer.decode(ids, skip_special_tokens=True), style)
 
     def decoded(batch: list[int], new_ids: list[list[int]]) -> None:
         if on_batch:
-            on_batch(batch, [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new_ids])
+            on_batch(batch, [text(ids) for ids in new_ids])
 
     new = generate_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                       progress=progress, on_batch=decoded)
-    return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in new]
+                       progress=progress, on_batch=decoded, generate_kwargs=_plain_stops(tokenizer, style))
+    return [text(ids) for ids in new]
 
 
 @torch.inference_mode()
@@ -64,10 +68,12 @@ def generate_ids(
     stopping_criteria: Callable[[int], object] | None = None,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[list[int], list[list[int]]], None] | None = None,
+    generate_kwargs: dict | None = None,
 ) -> list[list[int]]:
     """Greedy continuation of each prompt (token ids), length-sorted batches with left padding; returns the
     new token ids of each prompt (up to and including its stop token). `stopping_criteria(width)` builds
-    extra per-row stopping criteria for a batch whose prompts are padded to `width` tokens."""
+    extra per-row stopping criteria for a batch whose prompts are padded to `width` tokens; `generate_kwargs`
+    go to model.generate as they are (the plain format's stop strings)."""
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids(model, tokenizer)[0]
     stops = stop_token_ids(model, tokenizer)
     device = next(model.parameters()).device
@@ -81,6 +87,7 @@ def generate_ids(
             ids[row, width - len(p) :] = torch.tensor(p)
             mask[row, width - len(p) :] = 1
         extra = {"stopping_criteria": [stopping_criteria(width)]} if stopping_criteria else {}
+        extra |= generate_kwargs or {}
         out = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -111,6 +118,22 @@ def _until_stop(ids: list[int], stops: list[int], pad_id: int) -> list[int]:
     while ids and ids[-1] == pad_id:
         ids = ids[:-1]
     return ids
+
+
+# In the plain format nothing marks the end of an answer but the start of the next question: stop there,
+# as lm-evaluation-harness's generation tasks do with their `until` strings.
+PLAIN_STOPS = ("\nQuestion:", "\n\n\n")
+
+
+def _plain_stops(tokenizer, style: PromptStyle | None) -> dict:
+    return {"stop_strings": list(PLAIN_STOPS), "tokenizer": tokenizer} if style is not None and style.plain else {}
+
+
+def _trim(answer: str, style: PromptStyle | None) -> str:
+    if style is not None and style.plain:
+        for stop in PLAIN_STOPS:
+            answer = answer.split(stop, 1)[0]
+    return answer.strip()
 
 
 def stream_answer(model, tokenizer, prompt_ids: list[int], *, max_new_tokens: int = 256) -> Iterator[str]:

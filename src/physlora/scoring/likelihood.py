@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from physlora.data.records import Record
 from physlora.models.forward import cache_of, supports_logits_mask, target_logprobs, with_cache
-from physlora.prompting import encode_example
+from physlora.prompting import PromptStyle, encode_example
 from physlora.registry import declare_metric
 
 declare_metric("ref_nll", label="Reference NLL (nats/token)", higher_is_better=False, unit="nats/token")
@@ -86,10 +86,11 @@ def reference_nll(
     max_length: int = 1024,
     batch_size: int = 8,
     progress: Callable[[int], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[float]:
     """Mean negative log-likelihood per answer token of each reference answer given its prompt,
     with exactly the tokens and loss mask training uses."""
-    examples = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records]
+    examples = [encode_example(tokenizer, r.question, r.answer, system_prompt, max_length, style) for r in records]
     pad = tokenizer.pad_token_id or 0
     out = [float("nan")] * len(records)
     for batch in _sorted_chunks([len(e.input_ids) for e in examples], batch_size):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from physlora.data.records import LETTERS, Record
 from physlora.models.forward import logits_at, with_cache
-from physlora.prompting import build_prompt, encode_text
+from physlora.prompting import PromptStyle, build_prompt, encode_text
 from physlora.registry import declare_metric
 from physlora.scoring.likelihood import scored_logprob_sums, shared_prefix, suffix_batch
 
@@ -65,6 +65,21 @@ def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> tor
     return F.log_softmax(logits, dim=-1)[:, letter_ids]
 
 
+def _score_rendered(model, tokenizer, rec: Record, system_prompt: str | None, style: PromptStyle | None) -> dict:
+    """A benchmark question whose prompt already lists the options (MMLU, GPQA): the continuations are the
+    option labels after lm-eval's target delimiter (' A' or ' (A)'), acc_norm divides by the label's length,
+    as lm-evaluation-harness scores its multiple-choice tasks. Lettered/circular variants do not apply."""
+    targets = rec.extra["mc_targets"]
+    delimiter = rec.extra.get("target_delimiter", " ")
+    prompt = build_prompt(tokenizer, rec.question, system_prompt, style=style)
+    ll = choice_loglikelihoods(model, tokenizer, prompt, [delimiter + t for t in targets])
+    gold = rec.answer_index
+    pred = max(range(len(ll)), key=lambda i: ll[i])
+    pred_norm = max(range(len(ll)), key=lambda i: ll[i] / max(len(targets[i]), 1))
+    return {"prediction": rec.choices[pred], "acc": float(pred == gold), "acc_norm": float(pred_norm == gold),
+            "letter": None, "circular": None, "loglik": ll}  # fmt: skip
+
+
 def score_multiple_choice(
     model,
     tokenizer,
@@ -72,17 +87,23 @@ def score_multiple_choice(
     *,
     system_prompt: str | None,
     progress: Callable[[int], None] | None = None,
+    style: PromptStyle | None = None,
 ) -> list[dict]:
     """Per question: the option picked by each rule and whether it is right."""
     rows = []
     for rec in records:
         assert rec.choices is not None
+        if rec.extra.get("mc_targets"):
+            rows.append(_score_rendered(model, tokenizer, rec, system_prompt, style))
+            if progress:
+                progress(1)
+            continue
         n, gold = len(rec.choices), rec.answer_index
-        ll = choice_loglikelihoods(model, tokenizer, build_prompt(tokenizer, rec.question, system_prompt), rec.choices)
+        ll = choice_loglikelihoods(model, tokenizer, build_prompt(tokenizer, rec.question, system_prompt, style=style), rec.choices)
         norm = [x / max(len(c), 1) for x, c in zip(ll, rec.choices)]
         # rotation k shows option (j + k) % n at position j
         rotations = [[rec.choices[(j + k) % n] for j in range(n)] for k in range(n)]
-        prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt) for rot in rotations]
+        prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt, style=style) for rot in rotations]
         picks = letter_logprobs(model, tokenizer, prompts, n).argmax(dim=1).tolist()
         right = [(picks[k] + k) % n == gold for k in range(n)]
         pred = max(range(n), key=lambda i: ll[i])

@@ -231,9 +231,10 @@ def _add_ask_route(app, cfg, model, new_tokens: int, max_pending: int) -> None:
 
     def answer(question: str) -> str:
         from physlora.inference.generate import generate_answers
+        from physlora.prompting import PromptStyle
 
         return generate_answers(model.model, model.tokenizer, [question], system_prompt=cfg.system_prompt,
-                                max_new_tokens=new_tokens, batch_size=1)[0]
+                                max_new_tokens=new_tokens, batch_size=1, style=PromptStyle(cfg.prompt.format))[0]
 
     @app.post("/api/ask")
     def api_ask(body: AskRequest) -> dict:

@@ -30,7 +30,7 @@ from transformers import set_seed
 from physlora.config import GrpoSection, LoraSection, TrainSection
 from physlora.data.records import Record
 from physlora.errors import PhysloraError
-from physlora.prompting import build_prompt, encode_prompt
+from physlora.prompting import PromptStyle, build_prompt, encode_prompt
 from physlora.tracking import configure_tracking
 from physlora.training.checkpoints import checkpoint_step, last_checkpoint, read_log
 from physlora.training.rewards import RewardFunction, build_rewards, completion_text, reference_kind, rewards_for
@@ -66,7 +66,8 @@ def _question_text(record: Record) -> str:
     return record.question
 
 
-def grpo_rows(records: list[Record], tokenizer, system_prompt: str | None, grpo: GrpoSection) -> GrpoData:
+def grpo_rows(records: list[Record], tokenizer, system_prompt: str | None, grpo: GrpoSection,
+              style: PromptStyle | None = None) -> GrpoData:
     """One row per record whose reference the grader can read, of a kind in `grpo.answer_kinds`, and whose
     prompt fits `grpo.max_prompt_length` tokens; every other record is counted under its reason."""
     data = GrpoData(rows=[], prompt_ids={})
@@ -79,8 +80,8 @@ def grpo_rows(records: list[Record], tokenizer, system_prompt: str | None, grpo:
             data.left_out[f"{kind} answers not in train.grpo.answer_kinds"] += 1
             continue
         question = _question_text(r)
-        prompt = build_prompt(tokenizer, question, system_prompt)
-        ids = encode_prompt(tokenizer, question, system_prompt)
+        prompt = build_prompt(tokenizer, question, system_prompt, style=style)
+        ids = encode_prompt(tokenizer, question, system_prompt, style=style)
         if len(ids) > grpo.max_prompt_length:
             data.left_out[f"prompt over train.grpo.max_prompt_length={grpo.max_prompt_length} tokens"] += 1
             continue
@@ -299,6 +300,7 @@ def train_grpo(
     rel_tol: float = 0.05,
     extra_callbacks: list | None = None,
     sandbox=None,
+    style: PromptStyle | None = None,
 ) -> tuple[object, GrpoResult]:
     """GRPO-train a LoRA adapter on the gradable `records`; save it to out_dir/adapter.
 
@@ -311,7 +313,7 @@ def train_grpo(
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     g = train.grpo
-    data = grpo_rows(records, tokenizer, system_prompt, g)
+    data = grpo_rows(records, tokenizer, system_prompt, g, style)  # the prompts evaluation builds (prompt.format)
     if len(data.rows) < 1:
         raise PhysloraError(f"no GRPO training data: {data.summary()}; GRPO needs references the physics check can "
                             "grade (a final number, a formula or a multiple-choice option)")

@@ -20,6 +20,7 @@ from physlora.data.records import Record
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
 from physlora.distributed import is_main_process
+from physlora.prompting import PromptStyle
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
 from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
 from physlora.results.schema import TrainSummary
@@ -60,15 +61,16 @@ def set_threads(num_threads: int | None) -> None:
 
 def tokenize_records(
     tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain",
-    sandbox=None,
+    sandbox=None, style: PromptStyle | None = None,
 ):
     """A `datasets.Dataset` of input_ids/labels (+ lengths for length grouping), in `data_format`
-    (plain | tools | mixed, see physlora.training.tool_format; programs run in `sandbox`, or a new one)."""
+    (plain | tools | mixed, see physlora.training.tool_format; programs run in `sandbox`, or a new one), with
+    `style`'s prompt format (prompt.format)."""
     from datasets import Dataset
 
     from physlora.training.tool_format import encode_records
 
-    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format, sandbox)
+    encoded_set = encode_records(tokenizer, records, system_prompt, max_length, data_format, sandbox, style)
     if data_format != "plain" and is_main_process():
         print(f"[physlora] training data: {encoded_set.summary()}", flush=True)
     encoded = encoded_set.examples
@@ -225,6 +227,7 @@ def train_lora(
     resume: bool = False,
     extra_callbacks: list | None = None,
     validation: list | None = None,
+    style: PromptStyle | None = None,
     data_format: str = "plain",
     sandbox=None,
 ) -> tuple[object, TrainResult]:
@@ -236,14 +239,15 @@ def train_lora(
     set_seed(seed)
     set_threads(train.num_threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format, sandbox)
+    dataset, truncated = tokenize_records(tokenizer, records, system_prompt, train.max_length, data_format, sandbox,
+                                          style)
     if train.packing:
         dataset = dataset.remove_columns("length")
     peft_model = lora_model(model, lora, train.init_adapter)
     peft_model.train()
     last = last_checkpoint(out_dir) if resume else None
     guards = Guards.for_run(out_dir, peft_model, resume_step=checkpoint_step(last))
-    selection = validation_setup(tokenizer, validation, train, system_prompt)
+    selection = validation_setup(tokenizer, validation, train, system_prompt, style)
     trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed,
                             [*guards.callbacks, *selection.callbacks, *(extra_callbacks or [])], selection)
     started = time.perf_counter()
@@ -280,7 +284,8 @@ class Selection:
             result.stopped_early = result.steps < train.max_steps
 
 
-def validation_setup(tokenizer, validation: list | None, train: TrainSection, system_prompt: str | None) -> Selection:
+def validation_setup(tokenizer, validation: list | None, train: TrainSection, system_prompt: str | None,
+                     style: PromptStyle | None = None) -> Selection:
     """The physics validator, the direction of train.select_by and early stopping (empty when off)."""
     from physlora.training.validation import PhysicsValidator, selection_direction
 
@@ -292,7 +297,7 @@ def validation_setup(tokenizer, validation: list | None, train: TrainSection, sy
         return Selection()
     greater = selection_direction(train.select_by, sets, train.eval_generate) if train.select_by else None
     validator = PhysicsValidator(sets, tokenizer, system_prompt=system_prompt, max_length=train.max_length,
-                                 generate=train.eval_generate)
+                                 generate=train.eval_generate, style=style)
     callbacks = []
     if train.early_stopping_patience and train.select_by:
         from transformers import EarlyStoppingCallback

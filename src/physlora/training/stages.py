@@ -51,20 +51,21 @@ def finished_model(start, adapter_dir: Path):
 
 def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunConfig, *, resume: bool = False,
                say: Callable[[str], None] = print, callbacks: list | None = None,
-               validation: list | None = None, sandbox=None) -> tuple[object, dict[str, Any]]:
+               validation: list | None = None, sandbox=None, style=None) -> tuple[object, dict[str, Any]]:
     """Train every configured stage on `records`; returns the trained model and train_summary.json's content
     (the last stage's numbers at the top, every stage under "stages"). `callbacks` go to every stage's
     trainer; `validation` (in-training physics metrics, train.eval_every) to the SFT stage; `sandbox`
-    (physlora.tools) runs the programs of tool-format SFT data and of the GRPO reward for programs that run."""
+    (physlora.tools) runs the programs of tool-format SFT data and of the GRPO reward for programs that run;
+    `style` (physlora.prompting.PromptStyle, prompt.format) builds every stage's prompts."""
     stages = cfg.train.stage_list
     summaries: list[dict[str, Any]] = []
     for i, method in enumerate(stages):
         more_follow = i + 1 < len(stages)
         if method == "sft":
             model, summary = _sft_stage(model, tokenizer, records, run_dir, cfg, resume, more_follow, say,
-                                        callbacks, validation, sandbox)
+                                        callbacks, validation, sandbox, style)
         else:
-            model, summary = _grpo_stage(model, tokenizer, records, run_dir, cfg, resume, say, callbacks, sandbox)
+            model, summary = _grpo_stage(model, tokenizer, records, run_dir, cfg, resume, say, callbacks, sandbox, style)
         summaries.append(summary)
     top = dict(summaries[-1])
     top.update({"steps": sum(s["steps"] for s in summaries), "seconds": sum(s["seconds"] for s in summaries),
@@ -73,7 +74,7 @@ def run_stages(model, tokenizer, records: list[Record], run_dir: Path, cfg: RunC
 
 
 def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, more_follow: bool, say,
-               callbacks: list | None, validation: list | None, sandbox=None):
+               callbacks: list | None, validation: list | None, sandbox=None, style=None):
     from physlora.training.sft import train_lora
 
     done = run_dir / SFT_SUMMARY
@@ -86,7 +87,7 @@ def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume:
     model, result = train_lora(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
                                system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
                                extra_callbacks=callbacks, validation=validation,
-                               data_format=cfg.data.format, sandbox=sandbox)
+                               data_format=cfg.data.format, sandbox=sandbox, style=style)
     if result.truncated:
         say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
             "their questions were shortened (answers kept)")
@@ -104,7 +105,7 @@ def _sft_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume:
 
 
 def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume: bool, say, callbacks: list | None,
-                sandbox=None):
+                sandbox=None, style=None):
     from physlora.training.grpo import train_grpo
 
     g = cfg.train.grpo
@@ -112,7 +113,7 @@ def _grpo_stage(model, tokenizer, records, run_dir: Path, cfg: RunConfig, resume
         f"beta {g.beta}, lr {g.learning_rate}" + (" (resuming)" if resume else ""))
     model, result = train_grpo(model, tokenizer, records, run_dir, lora=cfg.lora, train=cfg.train,
                                system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume,
-                               rel_tol=cfg.eval.physics_rel_tol, extra_callbacks=callbacks, sandbox=sandbox)
+                               rel_tol=cfg.eval.physics_rel_tol, extra_callbacks=callbacks, sandbox=sandbox, style=style)
     say(result.data.summary())
     failed = {name: c["errors"] + c["timeouts"] for name, c in result.reward_counters.items()}
     if any(failed.values()):

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from physlora.data.records import Record
-from physlora.prompting import EncodedExample, ToolRound, encode_example, encode_tool_example, final_from_output
+from physlora.prompting import (
+    EncodedExample, PromptStyle, ToolRound, encode_example, encode_tool_example, final_from_output,
+)
 
 DataFormat = Literal["plain", "tools", "mixed"]
 
@@ -74,11 +76,13 @@ def tool_targets(records: list[Record], sandbox=None) -> tuple[dict[str, ToolTar
 
 def encode_records(
     tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: DataFormat = "plain",
-    sandbox=None,
+    sandbox=None, style: PromptStyle | None = None,
 ) -> EncodedSet:
-    """The training examples of `records` in `data_format` (see the module docstring)."""
+    """The training examples of `records` in `data_format` (see the module docstring); plain ones in `style`'s
+    prompt format (the tool exchange is always a chat: experiments.common.check_prompt_format)."""
     if data_format == "plain":
-        return EncodedSet([encode_example(tokenizer, r.question, r.answer, system_prompt, max_length) for r in records])
+        return EncodedSet([encode_example(tokenizer, r.question, r.answer, system_prompt, max_length, style)
+                           for r in records])
     targets, failed = tool_targets(records, sandbox)
     examples: list[EncodedExample] = []
     for r in records:

@@ -26,6 +26,7 @@ from transformers import Trainer
 
 from physlora.data.records import Record
 from physlora.errors import PhysloraError
+from physlora.prompting import PromptStyle
 from physlora.registry import metric_info
 
 VALIDATION_METRICS = {"freeform": ["ref_nll", "rouge_l", "physics"], "mc": ["acc", "acc_norm"]}
@@ -98,8 +99,10 @@ class PhysicsValidator:
     """Scores a model (in place, restoring train mode) on the validation sets; returns flat metrics."""
 
     def __init__(self, sets: list[ValidationSet], tokenizer, *, system_prompt: str | None, max_length: int = 512,
-                 generate: int = 0, max_new_tokens: int = 64, rel_tol: float = 0.05, batch_size: int = 16):
+                 generate: int = 0, max_new_tokens: int = 64, rel_tol: float = 0.05, batch_size: int = 16,
+                 style: PromptStyle | None = None):
         self.sets = [s for s in sets if s.records]
+        self.style = style  # prompt.format of the run: validation sees the prompts training saw
         self.tokenizer, self.system_prompt, self.max_length = tokenizer, system_prompt, max_length
         self.generate, self.max_new_tokens, self.rel_tol, self.batch_size = generate, max_new_tokens, rel_tol, batch_size
 
@@ -124,23 +127,25 @@ class PhysicsValidator:
         rank, world = _rank_world()
         mine = s.records[rank::world]
         nll = reference_nll(model, self.tokenizer, mine, system_prompt=self.system_prompt,
-                            max_length=self.max_length, batch_size=self.batch_size) if mine else []
+                            max_length=self.max_length, batch_size=self.batch_size, style=self.style) if mine else []
         out = {"ref_nll": _gather(nll, len(s.records))}
         if self.generate:
             out |= self._score_generated(model, s.records[: self.generate])
         return out
 
     def _score_generated(self, model, records: list[Record]) -> dict[str, list]:
-        from physlora.grading.physics_check import check_answer
+        from physlora.grading.physics_check import grade
         from physlora.grading.text_metrics import rouge_l
         from physlora.inference.generate import generate_answers
 
         rank, world = _rank_world()
         mine = records[rank::world]
         answers = generate_answers(model, self.tokenizer, [r.question for r in mine], system_prompt=self.system_prompt,
-                                   max_new_tokens=self.max_new_tokens, batch_size=self.batch_size) if mine else []
+                                   max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                   style=self.style) if mine else []
         rouge = [rouge_l(a, r.answer) for a, r in zip(answers, mine)]
-        physics = [check_answer(a, r.answer, rel_tol=self.rel_tol) for a, r in zip(answers, mine)]
+        physics = [grade(a, r.answer, answer_type=r.answer_type, choices=r.choices,
+                         tolerance=self.rel_tol if r.tolerance is None else r.tolerance) for a, r in zip(answers, mine)]
         return {"rouge_l": _gather(rouge, len(records)), "physics": _gather(physics, len(records))}
 
     def _score_mc(self, model, s: ValidationSet) -> dict[str, list]:
@@ -150,8 +155,8 @@ class PhysicsValidator:
         rank, world = _rank_world()
         acc, acc_norm = [], []
         for rec in [r for r in s.records if r.is_mc][rank::world]:
-            ll = choice_loglikelihoods(model, self.tokenizer, build_prompt(self.tokenizer, rec.question, self.system_prompt),
-                                       rec.choices)
+            prompt = build_prompt(self.tokenizer, rec.question, self.system_prompt, style=self.style)
+            ll = choice_loglikelihoods(model, self.tokenizer, prompt, rec.choices)
             norm = [x / max(len(c), 1) for x, c in zip(ll, rec.choices)]
             acc.append(float(max(range(len(ll)), key=ll.__getitem__) == rec.answer_index))
             acc_norm.append(float(max(range(len(norm)), key=norm.__getitem__) == rec.answer_index))
