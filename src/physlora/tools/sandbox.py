@@ -9,6 +9,21 @@ Every way a program can end is a `ProgramResult` with a named `status` (never an
 evaluation carries on past a hostile or broken program. The guards, from the program outwards:
 RestrictedPython (physlora.tools.restricted), an audit hook, rlimits, a dropped uid/capabilities, Landlock
 and seccomp (physlora.tools.jail), each in a fresh fork of a warm worker process (physlora.tools.zygote).
+
+Public API (kept stable for its users: tools-mode evaluation, the grader, reinforcement-learning rewards):
+
+    Sandbox(limits: SandboxLimits | None = None, workers: int = 1)   context manager; close() stops workers
+        .run(code) -> ProgramResult          one program; thread-safe (up to `workers` run at once)
+        .run_many(codes) -> list[ProgramResult]   on all workers at once, results in input order
+    SandboxLimits(cpu_seconds, wall_seconds, memory_mb, output_chars, recursion_limit)   frozen dataclass
+    ProgramResult: status (one of STATUSES), stdout, stderr, truncated, seconds, cpu_seconds, layers;
+        .ok (status == "ok": ran and printed something), .as_tool_output(max_chars) (what a model is shown)
+    STATUSES: every status a program can end with (see `Status` below)
+    physlora.tools.programs.extract_program(text) -> str | None   the first fenced Python block of a turn
+
+A worker starts on the first run (~1-3 s), then each program costs one fork (~tens of ms); create one
+Sandbox per evaluation / training job and reuse it. run() never raises for anything a program does; it
+raises PhysloraError only when the sandbox itself cannot start or was closed.
 """
 
 from __future__ import annotations
