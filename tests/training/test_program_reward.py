@@ -77,3 +77,16 @@ def test_a_given_sandbox_is_used_and_left_open():
 def test_config_accepts_the_program_reward(tmp_path):
     cfg = load_config(None, ["train.grpo.reward_weights={correctness: 1.0, program_runs: 0.2}"])
     assert cfg.train.grpo.reward_weights["program_runs"] == 0.2
+
+
+def test_a_sandbox_that_cannot_run_fails_once_then_fast_and_never_raises():
+    from physlora.tools.sandbox import Sandbox
+
+    box = Sandbox()
+    box.close()  # run() now raises PhysloraError, as when the workers cannot start
+    reward = make_reward("program_runs", sandbox=box)
+    assert reward.score_one(RUNS, REFERENCE, QUESTION, "quantity", None) == 0.0
+    started = time.perf_counter()
+    assert reward.score_one(RUNS, REFERENCE, QUESTION, "quantity", None) == 0.0
+    assert time.perf_counter() - started < 1.0
+    assert reward.counters.errors == 2 and "sandbox" in reward.counters.last_error

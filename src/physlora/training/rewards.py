@@ -299,6 +299,7 @@ class ProgramRuns:
     def __init__(self, sandbox=None, budget_s: float = DEFAULT_BUDGET_S):
         self._sandbox, self._owned, self.budget_s = sandbox, None, budget_s
         self.statuses: Counter[str] = Counter()  # how the programs ended (ProgramResult.status)
+        self.broken: str | None = None  # the sandbox could not start: every later call fails at once
 
     def sandbox(self):
         if self._sandbox is None:
@@ -316,7 +317,13 @@ class ProgramRuns:
         if code is None:
             self.statuses["no_program"] += 1
             return 0.0
-        result = self.sandbox().run(code)
+        if self.broken:
+            raise RuntimeError(self.broken)  # counted as an error; not another start-up wait per completion
+        try:
+            result = self.sandbox().run(code)
+        except Exception as e:  # PhysloraError: the sandbox cannot start or was closed (never the program's doing)
+            self.broken = f"program sandbox unavailable: {e}"[:200]
+            raise
         self.statuses[result.status] += 1
         return 1.0 if result.ok else 0.0
 
