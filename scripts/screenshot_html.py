@@ -2,7 +2,7 @@
 
     python scripts/screenshot_html.py runs/demo/report.html report.png [--width 1280]
 
-Drives Debian's /usr/bin/chromium through playwright (scripts/ci-browser-deps.sh installs it); never
+Drives Debian's /usr/bin/chromium through playwright (scripts/ci-system-deps.sh installs it); never
 downloads a browser. Prints the PNG path and any console error or CSP violation the page reported.
 """
 

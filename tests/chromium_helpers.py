@@ -34,7 +34,7 @@ def browser_or_skip():
         sync_playwright = None
         missing.append("the playwright Python package (pip install playwright)")
     if missing:
-        reason = "browser test needs " + " and ".join(missing) + "; scripts/ci-browser-deps.sh installs the browser"
+        reason = "browser test needs " + " and ".join(missing) + "; scripts/ci-system-deps.sh installs the browser"
         if in_ci():
             pytest.fail(f"CI is set, so the browser test must run: {reason}")
         pytest.skip(reason)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install what the browser test (tests/test_serve.py, `physlora serve` in Chromium) needs on a fresh
-# Debian/Ubuntu machine, as root: Debian's Chromium and a font for the page. Idempotent: when both are
+# Install the system packages the tests need on a fresh Debian/Ubuntu machine, as root: Debian's Chromium
+# and a font for the browser test (`physlora serve` in Chromium), and libseccomp2, which the tools sandbox's
+# syscall filter loads (without it the seccomp tests skip instead of running). Idempotent: when both are
 # already there it prints one line and touches nothing (no apt-get update).
 # The playwright Python package comes from pip (the project's test extras); never run `playwright install`:
 # the test drives /usr/bin/chromium.
 set -euo pipefail
 
-packages=(chromium fonts-liberation)
+packages=(chromium fonts-liberation libseccomp2)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -19,20 +20,20 @@ if [ ! -x /usr/bin/chromium ] && [[ ! " ${missing[*]} " == *" chromium "* ]]; th
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "ci-browser-deps: ${packages[*]} already installed ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
+    echo "ci-system-deps: ${packages[*]} already installed ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
     exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "ci-browser-deps: installing ${missing[*]} needs root; run: sudo $0" >&2
+    echo "ci-system-deps: installing ${missing[*]} needs root; run: sudo $0" >&2
     exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ci-browser-deps: apt-get not found; install ${missing[*]} with this system's package manager" >&2
+    echo "ci-system-deps: apt-get not found; install ${missing[*]} with this system's package manager" >&2
     exit 1
 fi
 
-echo "ci-browser-deps: installing ${missing[*]}"
+echo "ci-system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --reinstall "${missing[@]}" >/dev/null
