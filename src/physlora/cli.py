@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     _add_experiment_parsers(sub)
 
+    from physlora.retrieval import command as retrieval_command
+
+    retrieval_command.add_parsers(sub)
+
     p = add("report", "rebuild report.md from a run folder")
     p.add_argument("run_dir")
 
@@ -163,8 +167,30 @@ def _split_question_overrides(args: argparse.Namespace) -> None:
             args.overrides = [o for o in args.overrides if "=" in o]
 
 
+def dotted_flags_as_overrides(argv: list[str]) -> list[str]:
+    """`--retrieval.index DIR` / `--retrieval.k=3` (a config key written as a flag) -> `retrieval.index=DIR`,
+    moved to the end so that it never takes the place of a positional argument (ask's question)."""
+    out, overrides, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        key = a[2:].split("=", 1)[0] if a.startswith("--") else ""
+        if "." in key and not key.startswith("."):
+            if "=" in a:
+                overrides.append(a[2:])
+            elif i + 1 < len(argv):
+                overrides.append(f"{key}={argv[i + 1]}")
+                i += 1
+            else:
+                out.append(a)  # a dotted flag with no value: argparse names the problem
+        else:
+            out.append(a)
+        i += 1
+    return out + overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = dotted_flags_as_overrides(sys.argv[1:] if argv is None else list(argv))
     # key=value overrides may sit anywhere among the flags (argparse only takes one positional run)
     args, extra = parser.parse_known_args(argv)
     stray = [e for e in extra if e.startswith("-") or "=" not in e]
@@ -197,6 +223,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from physlora.serve import app as serve
 
         return serve.main(args)
+    if args.command in ("index", "search"):
+        from physlora.retrieval import command as retrieval_command
+
+        return retrieval_command.main(args)
     if args.command == "report":
         from physlora.report.markdown import build_report
 
@@ -259,27 +289,54 @@ def _ask(args: argparse.Namespace, cfg) -> int:
         raise PhysloraError("ask --tools needs prompt.format=chat: a tool exchange uses the chat template")
     loaded = load_model(cfg.model.name, adapter=args.adapter or cfg.model.adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
+    sources = _sources(cfg, loaded.tokenizer)
     if getattr(args, "tools", False):
-        return _ask_with_tools(args, cfg, loaded)
+        return _ask_with_tools(args, cfg, loaded, sources)
     if args.question:
-        answer = generate_answers(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
+        prompt, passages = sources(args.question)
+        answer = generate_answers(loaded.model, loaded.tokenizer, [prompt], system_prompt=cfg.system_prompt,
                                   max_new_tokens=args.max_new_tokens, batch_size=1, style=PromptStyle(cfg.prompt.format))[0]
         print(terminal_text(answer))  # model text: no escape sequence reaches the terminal
+        _print_sources(answer, passages)
         return 0
-    chat(loaded, cfg.system_prompt, args.max_new_tokens, style=PromptStyle(cfg.prompt.format))
+    chat(loaded, cfg.system_prompt, args.max_new_tokens, style=PromptStyle(cfg.prompt.format), sources=sources)
     return 0
 
 
-def _ask_with_tools(args: argparse.Namespace, cfg, loaded, write=print) -> int:
-    """`ask --tools`: the model's programs, what the sandbox printed for each, and the final answer."""
+def _sources(cfg, tokenizer):
+    """question -> (prompt question, passages): with `retrieval.index`, the question with its passages."""
+    if not cfg.retrieval.index:
+        return lambda q: (q, [])
+    from physlora.retrieval.augment import prompt_with_sources
+    from physlora.retrieval.search import Retriever
+
+    retriever = Retriever.open(cfg.retrieval.index)
+    return lambda question: prompt_with_sources(question, retriever, tokenizer, cfg.retrieval)
+
+
+def _print_sources(answer: str, passages, write=print) -> None:
+    from physlora.retrieval.context import citations
+
+    if not passages:
+        return
+    cited = {c["n"] for c in citations(answer, passages) if c["valid"]}
+    write("sources:")
+    for p in passages:
+        write(f"  [{p.n}]{'*' if p.n in cited else ' '} {terminal_text(p.title)} ({p.chunk.span()})")  # from user files
+
+
+def _ask_with_tools(args: argparse.Namespace, cfg, loaded, sources, write=print) -> int:
+    """`ask --tools`: the model's programs, what the sandbox printed for each, and the final answer (with
+    `retrieval.index`, the question carries its passages and the sources are listed after the answer)."""
     from physlora.inference.tools import answer_with_tools
     from physlora.tools.sandbox import Sandbox
 
     if not args.question:
         raise PhysloraError("ask --tools needs a question (the interactive chat has no tool)")
 
+    prompt, passages = sources(args.question)
     with Sandbox() as box:
-        (answer,) = answer_with_tools(loaded.model, loaded.tokenizer, [args.question], system_prompt=cfg.system_prompt,
+        (answer,) = answer_with_tools(loaded.model, loaded.tokenizer, [prompt], system_prompt=cfg.system_prompt,
                                       sandbox=box, max_rounds=cfg.eval.max_tool_rounds,
                                       max_new_tokens=args.max_new_tokens, batch_size=1)
     for k, call in enumerate(answer.calls, 1):
@@ -289,11 +346,15 @@ def _ask_with_tools(args: argparse.Namespace, cfg, loaded, write=print) -> int:
         write(terminal_text(call.shown))
     write(("--- answer" if answer.calls else "--- answer (no tool call)"))
     write(terminal_text(answer.final))
+    _print_sources(answer.final, passages, write)
     return 0
 
 
-def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print, style=None) -> None:
-    """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves."""
+def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, write=print, style=None,
+         sources=None) -> None:
+    """A streaming chat REPL: each answer sees the earlier turns; /reset forgets them, /quit leaves.
+    `sources(question) -> (prompt, passages)` adds retrieved passages to each question (history keeps the
+    plain question)."""
     from physlora.inference.generate import stream_answer
     from physlora.prompting import encode_prompt
 
@@ -313,13 +374,15 @@ def chat(loaded, system_prompt: str | None, max_new_tokens: int, read=input, wri
             continue
         if not question:
             continue
-        ids = encode_prompt(loaded.tokenizer, question, system_prompt, history, style=style)
+        prompt, passages = sources(question) if sources else (question, [])
+        ids = encode_prompt(loaded.tokenizer, prompt, system_prompt, history, style=style)
         write("model> ", end="", flush=True)
         pieces, shown = [], TerminalStream()  # model text: escape sequences removed even when split across pieces
         for piece in stream_answer(loaded.model, loaded.tokenizer, ids, max_new_tokens=max_new_tokens):
             pieces.append(piece)
             write(shown.feed(piece), end="", flush=True)
         write(shown.flush())
+        _print_sources("".join(pieces), passages, write)
         history.append((question, "".join(pieces).strip()))
 
 

@@ -51,6 +51,10 @@ class DataSection(_Section):
     max_train_examples: int | None = Field(None, gt=0)
     max_eval_examples: int | None = Field(None, gt=0)
     skip_invalid: bool = False
+    # retrieval-aware training (needs retrieval.index): none | retrieved (top-k passages) | gold (the record's
+    # gold passage among distractors; records without one get the retrieved passages) | mixed (per record:
+    # no passages, gold + distractors, or distractors only)
+    retrieval: Literal["none", "gold", "retrieved", "mixed"] = "none"
     # what training sees: plain question -> answer, tools (the program exchange for rows with a `program`,
     # the others answered under the tool instructions) or mixed (every row plain + the program rows as tools)
     format: Literal["plain", "tools", "mixed"] = "plain"
@@ -185,6 +189,15 @@ class EvalSection(_Section):
     sandbox_workers: int = Field(1, ge=1)  # programs run at once
 
 
+class RetrievalSection(_Section):
+    # an index built by `physlora index`; set, eval/run/ask/serve answer with and without its passages
+    index: str | None = None
+    k: int = Field(3, gt=0, le=50)
+    # budget for the passages in the prompt, in tokens of the answering model (cut passages end at a sentence)
+    max_context_tokens: int = Field(500, gt=31)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    # append " [n]" of the gold passage to training answers, so the model learns to cite
+    cite_in_training: bool = True
 class PromptSection(_Section):
     # chat: the model's chat template with system_prompt; plain: lm-evaluation-harness's "Question: ...\nAnswer:"
     # with no template and no system prompt (what its published 0-shot numbers use), for every command
@@ -201,6 +214,7 @@ class RunConfig(_Section):
     lora: LoraSection = Field(default_factory=LoraSection)
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
+    retrieval: RetrievalSection = Field(default_factory=RetrievalSection)
     prompt: PromptSection = Field(default_factory=PromptSection)
 
     @property

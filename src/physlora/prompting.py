@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 PLAIN_PROMPT = "Question: {question}\nAnswer:"
+PASSAGES_INSTRUCTION = "Answer the question. Use the sources above where they are relevant and cite them as [n]."
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ def build_completion(
     if eos and eos in completion:
         completion = completion[: completion.index(eos) + len(eos)]
     return completion
+
+
+def with_passages(question: str, passages: list[tuple[str, str]]) -> str:
+    """The user turn with retrieved passages (title, text) placed before the question, numbered [1], [2], ...
+    A separate, composable piece: it only rewrites the question text, so every prompt builder above (chat
+    template or plain, training or inference) handles retrieval the same way. No passages: the question."""
+    if not passages:
+        return question
+    blocks = [f"[{n}] {title}\n{text.strip()}" for n, (title, text) in enumerate(passages, start=1)]
+    return "Sources:\n\n" + "\n\n".join(blocks) + f"\n\n{PASSAGES_INSTRUCTION}\n\nQuestion: {question}"
 
 
 def encode_text(tokenizer, text: str) -> list[int]:

@@ -143,10 +143,18 @@ def _record(row: Any, mapping: dict[str, Any], n: int) -> Record:
         explanation=_text(get("explanation")) or None,
         topic=_text(get("topic")) or None,
         difficulty=_text(get("difficulty")) or None,
+        passage_id=_loose_text(get("passage_id")),
+        source=_loose_text(get("source")),
         answer_type=canonical_answer_type(_text(get("answer_type"))),
         tolerance=_tolerance(get("tolerance")),
         program=_text(get("program")) or None,
     )
+
+
+def _loose_text(value: Any) -> str | None:
+    """Text of an optional retrieval label; a column of another shape (a dataset's `source` may be a dict
+    of provenance) is ignored rather than making the row invalid."""
+    return value.strip() or None if isinstance(value, str) else (str(value) if isinstance(value, int) else None)
 
 
 def to_records(

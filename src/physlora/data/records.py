@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "answer_type", "tolerance", "program")
+# passage_id / source: the gold passage (an index anchor such as `notes.md#section`) or document of the
+# answer, for retrieval recall and citation accuracy (physlora.retrieval)
+OPTIONAL_FIELDS = ("id", "choices", "explanation", "topic", "difficulty", "answer_type", "tolerance", "program",
+                   "passage_id", "source")
 
 # The answer types the physics check knows (physlora.grading.answer_types reads each), and the names
 # benchmarks use for them: UGPhysics NV/EX/EQ/IN/TF/MC, OlympiadBench Numerical/Expression/Equation/
@@ -57,6 +60,8 @@ class Record:
     explanation: str | None = None
     topic: str | None = None
     difficulty: str | None = None
+    passage_id: str | None = None
+    source: str | None = None
     answer_type: str | None = None  # one of ANSWER_TYPES; None: inferred from the answer
     tolerance: float | None = None  # relative tolerance for numeric answers; None: the evaluation's default
     program: str | None = None

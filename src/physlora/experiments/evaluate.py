@@ -8,6 +8,7 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import evenly_spaced
 from physlora.data.sources import load_records
+from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
     check_prompt_format, evaluate_set, load_configured_model, say, semantic_scorer,
 )
@@ -38,6 +39,7 @@ def evaluate_sets(
     check_prompt_format(cfg)
     loaded = load_configured_model(cfg, adapter=adapter)
     semantic = semantic_scorer(cfg, list(records.values()))
+    retriever = rx.open_retriever(cfg)
 
     plain_sets, tool_sets = split_modes(records, cfg.eval.mode)
     sets, tool_blocks, predictions, caches = {}, {}, [], []
@@ -50,8 +52,13 @@ def evaluate_sets(
                                      semantic=semantic)
                 sets[name] = EvalSet(kind=plain.kind, n=len(plain.rows), source=name, metrics=plain.metrics,
                                      by_topic=plain.by_topic, metric_info=plain.metric_info)
-                predictions += [{"set": name, **r} for r in plain.rows]
+                rows = [{"set": name, **r} for r in plain.rows]
                 caches.append(cache)
+                if retriever is not None:  # the same set again with passages, paired with the plain run
+                    rows = rx.add_to_eval_set(sets[name], plain, rows, cache, caches, resume=resume, name=name,
+                                              loaded=loaded, records=recs, cfg=cfg, semantic=semantic,
+                                              retriever=retriever)
+                predictions += rows
             if name in tool_sets:
                 tool_cache = cache.with_name(cache.stem + "_tools.json")
                 out = evaluate_tool_set(loaded.model, loaded.tokenizer, recs, cfg, path=tool_cache, label=name,
@@ -62,6 +69,8 @@ def evaluate_sets(
     result = EvalMetrics(model=model_name, adapter=adapter, sets=sets, tool_sets=tool_blocks, environment=environment())
     write_json(out_dir / "metrics.json", result_json(result))
     write_jsonl(out_dir / "predictions.jsonl", predictions)
+    if retriever is not None:
+        rx.report_eval(out_dir, result_json(result))
     for cache in caches:  # everything they held is in metrics.json and predictions.jsonl now
         cache.unlink(missing_ok=True)
     return result

@@ -14,6 +14,7 @@ from physlora.config import RunConfig
 from physlora.data.records import Record
 from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
+from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
     announce_and_check, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir, prompt_style, say,
     semantic_scorer, write_provenance,
@@ -36,6 +37,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
     check_prompt_format(cfg)
     loaded = load_configured_model(cfg)
+    retriever = rx.open_retriever(cfg)
     plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
 
     start = starting_model(loaded.model, cfg)  # + train.init_adapter when GRPO continues an SFT adapter
@@ -43,14 +45,16 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     # one sandbox for the tool-format training data and every tools-mode evaluation
     with tool_sandbox(cfg, bool(tool_sets) or cfg.data.format != "plain") as sandbox:
         bases = evaluate_all(start, loaded.tokenizer, plain_sets, cfg, "base", resume)
+        bases_with = evaluate_all_with_retrieval(start, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
         base_tools = evaluate_all(start, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
-        model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox)
+        model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox, retriever)
         tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume)
+        tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, retriever)
         tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
 
     if is_main_process():
         write_results(run_dir, cfg, data, plain_sets, bases, tuneds, train_summary, time.perf_counter() - started,
-                      tools=(list(tool_sets), base_tools, tuned_tools))
+                      tools=(list(tool_sets), base_tools, tuned_tools), with_retrieval=(bases_with, tuneds_with))
         from physlora.report.markdown import build_report
 
         say(f"report: {build_report(run_dir)}")
@@ -76,6 +80,17 @@ def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunC
         log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}{suffix}")
         outs.append(out)
     return outs
+
+
+def evaluate_all_with_retrieval(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str,
+                                resume: bool, retriever) -> list[EvalOutput]:
+    """With `retrieval.index`: `model` on every plain-mode eval set again, passages in every prompt (rank 0 only)."""
+    if retriever is None or not is_main_process() or not eval_sets:
+        return []
+    semantic = semantic_scorer(cfg, list(eval_sets.values()))
+    return [rx.with_retrieval(cfg.run_dir / f"eval_{label}_{i}_retrieval.json", resume, f"the {label} model on {name}",
+                              model, tokenizer, records, cfg, semantic, retriever)
+            for i, (name, records) in enumerate(eval_sets.items())]
 
 
 def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
@@ -112,17 +127,18 @@ def sft_validation_sets(cfg: RunConfig, train_records: list) -> list:
 
 
 def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
-              sandbox=None):
+              sandbox=None, retriever=None):
     """The configured training stages (SFT, GRPO or SFT then GRPO) from `start`, or, when resuming a run whose
     training had finished, its saved adapter. `sandbox`: runs the programs of tool-format training data and
-    the GRPO reward for programs that run."""
+    the GRPO reward for programs that run; `retriever` (data.retrieval) adds passages to the training questions."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
         say("resume: training already finished; loading its adapter")
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
         return finished_model(start, run_dir / "adapter"), summary
-    model, info = run_stages(start, tokenizer, data.train, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
+    train_records = rx.training_records(data.train, cfg, retriever, tokenizer)  # data.retrieval: passages
+    model, info = run_stages(start, tokenizer, train_records, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
                              validation=sft_validation_sets(cfg, data.train), sandbox=sandbox,
                              style=prompt_style(cfg, data.train))
     summary = TrainSummary.model_validate(info)
@@ -147,9 +163,11 @@ def keep_eval_answer_kinds(data: RunData, kinds: list[str] | None) -> RunData:
 
 def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict[str, list[Record]], bases: list[EvalOutput],
                   tuneds: list[EvalOutput], train_summary: TrainSummary, seconds: float,
-                  tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], [])) -> None:
-    """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain) and
-    predictions.jsonl (base and tuned answers, with tools-mode answers and their programs)."""
+                  tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], []),
+                  with_retrieval: tuple[list[EvalOutput], list[EvalOutput]] = ([], [])) -> None:
+    """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain; with an index
+    also with vs without retrieval) and predictions.jsonl (base and tuned answers, with tools-mode answers and
+    their programs, and the answers with retrieval beside them)."""
     from physlora.evaluation.summary import compare
 
     sets = {
@@ -162,11 +180,18 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict
         for name, base, tuned in zip(plain_sets, bases, tuneds)
     }
     plain = {name: (b, t) for name, b, t in zip(plain_sets, bases, tuneds)}
+    for name, base_w, tuned_w in zip(plain, *with_retrieval):
+        sets[name].retrieval = rx.run_block(plain[name][0], base_w, plain[name][1], tuned_w, cfg)
+        for label in ("base", "tuned"):
+            for line in rx.summary_lines(f"{name} {label}", sets[name].retrieval[label]):
+                say(line)
     tool_sets = {name: paired_tool_set(name, b, t, *plain.get(name, (None, None)), cfg) for name, b, t in zip(*tools)}
     metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, tool_sets=tool_sets, train=train_summary,
                          seconds_total=seconds)
     write_json(run_dir / "metrics.json", result_json(metrics))
     rows = {name: paired_predictions(b, t, name) for name, (b, t) in plain.items()}
+    for name, base_w, tuned_w in zip(plain, *with_retrieval):
+        rx.paired_retrieval_predictions(rows[name], base_w, tuned_w)
     for name, b, t in zip(*tools):
         rows[name] = add_tool_predictions(rows.get(name, []), name, {"base": b, "tuned": t})
     write_jsonl(run_dir / "predictions.jsonl", [row for set_rows in rows.values() for row in set_rows])

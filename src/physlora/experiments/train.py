@@ -8,6 +8,7 @@ from pathlib import Path
 from physlora.config import RunConfig
 from physlora.data.selection import select_train_data
 from physlora.distributed import is_main_process
+from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
     announce_and_check, load_configured_model, prepare_run_dir, prompt_style, say, write_provenance,
 )
@@ -25,7 +26,8 @@ def train(cfg: RunConfig, out_dir: Path, *, overwrite: bool = False, resume: boo
     write_provenance(cfg, out_dir, data, announce_and_check(data))
     loaded = load_configured_model(cfg)
     say(f"training {cfg.model.name} ({' then '.join(cfg.train.stage_list)}) on {len(data.train)} examples")
-    _, info = run_stages(starting_model(loaded.model, cfg), loaded.tokenizer, data.train, out_dir, cfg,
+    records = rx.training_records(data.train, cfg, rx.open_retriever(cfg), loaded.tokenizer)  # data.retrieval
+    _, info = run_stages(starting_model(loaded.model, cfg), loaded.tokenizer, records, out_dir, cfg,
                          resume=resume, say=say, validation=sft_validation_sets(cfg, data.train),
                          style=prompt_style(cfg, data.train))
     if is_main_process():

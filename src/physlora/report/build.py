@@ -10,6 +10,7 @@ from physlora.report.experiment_sections import origin_table, validation_section
 from physlora.report.grpo import grpo_intro, grpo_section, grpo_stage_summary
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
+from physlora.report.retrieval import passage_samples, run_section
 from physlora.report.sections import eval_set, run_header, sample_answers, training_loss, training_summary
 from physlora.report.tools_section import tool_sections
 from physlora.results.io import atomic_write_text, read_jsonl
@@ -35,6 +36,7 @@ def build_document(run_dir: Path) -> Document:
     doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
+        doc.blocks += run_section(block)  # with vs without retrieval, when the run used an index
     predictions = _rows(run_dir / "predictions.jsonl")
     doc.blocks += tool_sections(metrics, predictions)
     log = _rows(run_dir / "train_log.jsonl")
@@ -43,6 +45,7 @@ def build_document(run_dir: Path) -> Document:
     doc.blocks += grpo_section(_rows(run_dir / "grpo_log.jsonl"), _rows(run_dir / "grpo_samples.jsonl"),
                                grpo_stage_summary(metrics.train), run_dir)
     doc.blocks += sample_answers(predictions, samples_limit if isinstance(samples_limit, int) else 5)
+    doc.blocks += passage_samples(predictions)
     return doc
 
 

@@ -43,8 +43,12 @@ MAX_PENDING_ASKS = 4  # one generating + three waiting; a fifth concurrent quest
 PREDICTION_FIELDS = ("id", "set", "question", "reference", "base_answer", "tuned_answer",
                      # runs evaluated with the program tool (eval.mode tools|both): the final answer and the
                      # exchange (programs, what the sandbox printed) shown under each answer
-                     "base_tools_answer", "tuned_tools_answer", "base_tools", "tuned_tools")
-_SEARCHED = ("id", "question", "reference", "base_answer", "tuned_answer", "base_tools_answer", "tuned_tools_answer")
+                     "base_tools_answer", "tuned_tools_answer", "base_tools", "tuned_tools",
+                     # runs with retrieval.index: the answers with passages, their [n] citations and the
+                     # passages retrieved (file, heading, span, score) shown under each answer
+                     "base_retrieval_answer", "tuned_retrieval_answer", "base_citations", "tuned_citations", "retrieval")
+_SEARCHED = ("id", "question", "reference", "base_answer", "tuned_answer", "base_tools_answer", "tuned_tools_answer",
+             "base_retrieval_answer", "tuned_retrieval_answer")
 EXIT_USER_ERROR = 2
 TOKEN_ENV = "PHYSLORA_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16
@@ -224,10 +228,11 @@ def _add_read_routes(app, cfg, run_dir: Path, metrics: dict, predictions: list[d
 def _add_ask_route(app, cfg, model, new_tokens: int, max_pending: int) -> None:
     from fastapi import HTTPException
 
-    from physlora.untrusted import visible
+    from physlora.untrusted import json_visible, visible
 
     lock = threading.Lock()
     pending = threading.BoundedSemaphore(max_pending)
+    sources = _retrieval_sources(cfg, model.tokenizer)
 
     def answer(question: str) -> str:
         from physlora.inference.generate import generate_answers
@@ -252,13 +257,32 @@ def _add_ask_route(app, cfg, model, new_tokens: int, max_pending: int) -> None:
         try:
             with lock:
                 started = time.perf_counter()
+                prompt, passages = sources(question)
                 with model.model.disable_adapter():
-                    base = answer(question)
-                tuned = answer(question)
+                    base = answer(prompt)
+                tuned = answer(prompt)
                 seconds = time.perf_counter() - started
         finally:
             pending.release()
-        return {"base": visible(base), "tuned": visible(tuned), "seconds": round(seconds, 3)}
+        return {"base": visible(base), "tuned": visible(tuned), "seconds": round(seconds, 3),
+                "passages": [json_visible(p) for p in passages]}
+
+
+def _retrieval_sources(cfg, tokenizer):
+    """question -> (prompt, passages as the page shows them); passages only when the run used an index.
+    Passage texts come from the user's documents: the page puts them in with textContent, never as HTML."""
+    if not cfg.retrieval.index:
+        return lambda q: (q, [])
+    from physlora.retrieval.augment import passage_view, prompt_with_sources
+    from physlora.retrieval.search import Retriever
+
+    retriever = Retriever.open(cfg.retrieval.index)
+
+    def sources(question: str):
+        prompt, passages = prompt_with_sources(question, retriever, tokenizer, cfg.retrieval)
+        return prompt, [passage_view(p, retriever) for p in passages]
+
+    return sources
 
 
 # ---------------------------------------------------------------- command line
