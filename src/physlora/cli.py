@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", "LoRA fine-tune a model and save the adapter to OUT/adapter",
             CONFIGURED, MODEL, TRAIN_DATA, OVERWRITE, RESUME, SKIP_INVALID)
     p.add_argument("--split", help="split of a bundled/hub set (default: train)")
-    p.add_argument("--max-steps", type=int, help="optimizer steps")
+    p.add_argument("--max-steps", type=int, help="optimizer steps (of GRPO with train.method=grpo)")
     p.add_argument("--out", required=True, help="output folder")
 
     p = add("ask", "answer one question (or chat when no question is given)", CONFIGURED, MODEL, ADAPTER)
@@ -276,8 +276,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             cfg.data.train = args.data
         if args.split:
             cfg.data.train_split = args.split
-        if args.max_steps:
-            cfg.train.max_steps = args.max_steps
+        if args.max_steps:  # the steps of the last stage: GRPO's own with train.method=grpo
+            target = cfg.train.grpo if cfg.train.stage_list[-1] == "grpo" else cfg.train
+            target.max_steps = args.max_steps
         train(cfg, Path(args.out), overwrite=args.overwrite, resume=args.resume)
     return 0
 

@@ -67,6 +67,55 @@ class LoraSection(_Section):
     target_modules: str | list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"])
 
 
+class GrpoSection(_Section):
+    """GRPO (TRL's GRPOTrainer) with the physics check as the reward; see physlora.training.grpo.
+    Defaults fit the embedded 135M model on 2 CPU cores (a step of 4 prompts x 4 completions)."""
+
+    max_steps: int = Field(30, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)  # LoRA: higher than full fine-tuning's ~1e-6; KL (beta) anchors it
+    lr_scheduler: str = "constant"
+    warmup_steps: int = Field(0, ge=0)
+    prompts_per_step: int = Field(4, gt=0)  # distinct questions per optimizer step (all processes together)
+    num_generations: int = Field(4, gt=1)  # group size: completions sampled per question
+    grad_accum: int = Field(1, gt=0)  # micro-batches per step (fewer completions in memory at once)
+    max_completion_length: int = Field(96, gt=0)
+    max_prompt_length: int = Field(320, gt=8)  # longer prompts are left out of the data and counted
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    beta: float = Field(0.04, ge=0)  # KL coefficient against the starting point (base or init_adapter)
+    epsilon: float = Field(0.2, gt=0)  # PPO-style clip range
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    # weight of each reward (physlora.training.rewards: correctness, partial, answer_format, and program_runs
+    # for programs that run in the tools sandbox); 0 drops a reward
+    reward_weights: dict[str, float] = Field(
+        default_factory=lambda: {"correctness": 1.0, "partial": 0.3, "answer_format": 0.2}
+    )
+    reward_budget_s: float = Field(2.0, gt=0)  # per completion and reward; past it the completion scores 0
+    # which references to train on: final quantity, formula, multiple-choice option
+    answer_kinds: list[Literal["quantity", "formula", "mc"]] = Field(
+        default_factory=lambda: ["quantity", "formula", "mc"], min_length=1
+    )
+    samples_every: int = Field(5, gt=0)  # every N steps, a few completions go to grpo_samples.jsonl
+    samples_per_step: int = Field(4, ge=0)
+    save_steps: int = Field(20, gt=0)
+    gradient_checkpointing: bool = False
+    disable_dropout: bool = True  # the policy and its KL reference then score tokens alike
+    use_vllm: bool = False  # generation through vLLM (GPU, `pip install vllm`), colocated with training
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, lt=1)
+
+    @field_validator("reward_weights")
+    @classmethod
+    def _known_rewards(cls, v: dict[str, float]) -> dict[str, float]:
+        known = ("correctness", "partial", "answer_format", "program_runs")  # physlora.training.rewards.REWARD_NAMES
+        unknown = [k for k in v if k not in known]
+        if unknown:
+            raise ValueError(f"unknown reward {unknown[0]!r}; known: {', '.join(known)}")
+        if not any(w for w in v.values()):
+            raise ValueError("every reward weight is 0: GRPO needs at least one reward")
+        return v
+
+
 class TrainSection(_Section):
     max_steps: int = Field(200, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
@@ -99,6 +148,23 @@ class TrainSection(_Section):
     # (model.dtype auto on a GPU that supports it); true on a CPU speeds up training where the CPU has native
     # bf16 (AVX512-BF16, AMX; ~1.3-1.4x here) and slows it where it has not
     bf16: bool | None = None
+    # sft (supervised LoRA) or grpo (reinforcement learning with the physics check as reward); `stages` runs
+    # several in order in one run, e.g. [sft, grpo] (null: [method])
+    method: Literal["sft", "grpo"] = "sft"
+    stages: list[Literal["sft", "grpo"]] | None = Field(None, min_length=1)
+    # (train.init_adapter, above, is where the first stage starts: e.g. GRPO from an SFT run's adapter/)
+    grpo: GrpoSection = Field(default_factory=GrpoSection)
+
+    @property
+    def stage_list(self) -> list[str]:
+        return list(self.stages) if self.stages else [self.method]
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_order(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and v not in (["sft"], ["grpo"], ["sft", "grpo"]):
+            raise ValueError("stages must be [sft], [grpo] or [sft, grpo] (supervised first, then reinforcement)")
+        return v
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -126,6 +192,9 @@ class EvalSection(_Section):
     backend: Literal["transformers", "vllm"] = "transformers"
     # extra arguments of vllm.LLM, e.g. {gpu_memory_utilization: 0.5, max_model_len: 4096}
     vllm_args: dict[str, Any] = Field(default_factory=dict)
+    # evaluate only the free-form items whose reference is of these kinds (as the physics check reads it:
+    # quantity = ends in a number, formula); null = every item. Multiple-choice sets are not filtered.
+    answer_kinds: list[Literal["quantity", "formula"]] | None = Field(None, min_length=1)
     # plain answers, answers with the program tool (sandboxed Python), or both (paired: tools vs plain)
     mode: Literal["plain", "tools", "both"] = "plain"
     max_tool_rounds: int = Field(2, ge=1, le=8)  # programs a model may run before its final answer

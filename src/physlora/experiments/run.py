@@ -24,6 +24,7 @@ from physlora.experiments.tool_mode import (
 )
 from physlora.results.io import write_json, write_jsonl
 from physlora.results.schema import EvalOutput, PairedSet, RunMetrics, TrainSummary, result_json
+from physlora.training.stages import finished_model, run_stages, starting_model
 
 
 def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
@@ -31,7 +32,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     run_dir, started = cfg.run_dir, time.perf_counter()
     check_backend(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
-    data = select_run_data(cfg.data, cfg.seed)
+    data = keep_eval_answer_kinds(select_run_data(cfg.data, cfg.seed), cfg.eval.answer_kinds)
     write_provenance(cfg, run_dir, data, announce_and_check(data))
     say(f"data: {len(data.train)} train examples from {data.train_source}; eval on "
         + ", ".join(f"{name} ({len(r)})" for name, r in data.eval_sets.items()))
@@ -40,12 +41,14 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
     retriever = rx.open_retriever(cfg)
     plain_sets, tool_sets = split_modes(data.eval_sets, cfg.eval.mode)
 
+    start = starting_model(loaded.model, cfg)  # + train.init_adapter when GRPO continues an SFT adapter
+
     # one sandbox for the tool-format training data and every tools-mode evaluation
     with tool_sandbox(cfg, bool(tool_sets) or cfg.data.format != "plain") as sandbox:
-        bases = evaluate_all(loaded.model, loaded.tokenizer, plain_sets, cfg, "base", resume)
-        bases_with = evaluate_all_with_retrieval(loaded.model, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
-        base_tools = evaluate_all(loaded.model, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
-        model, train_summary = fine_tune(loaded, data, cfg, resume, callbacks, sandbox, retriever)
+        bases = evaluate_all(start, loaded.tokenizer, plain_sets, cfg, "base", resume)
+        bases_with = evaluate_all_with_retrieval(start, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
+        base_tools = evaluate_all(start, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
+        model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox, retriever)
         tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, adapter=run_dir / "adapter")
         tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, retriever)
         tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
@@ -120,36 +123,45 @@ def validation_sets(cfg: RunConfig, train_records: list) -> list:
     return sets
 
 
-def fine_tune(loaded, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
+
+def sft_validation_sets(cfg: RunConfig, train_records: list) -> list:
+    """validation_sets for a run with an SFT stage (GRPO does not use them: not loaded, not announced)."""
+    return validation_sets(cfg, train_records) if "sft" in cfg.train.stage_list else []
+
+
+def fine_tune(start, tokenizer, data: RunData, cfg: RunConfig, resume: bool, callbacks: list | None = None,
               sandbox=None, retriever=None):
-    """LoRA fine-tuning (or, when resuming a run whose training had finished, its saved adapter)."""
+    """The configured training stages (SFT, GRPO or SFT then GRPO) from `start`, or, when resuming a run whose
+    training had finished, its saved adapter. `sandbox`: runs the programs of tool-format training data and
+    the GRPO reward for programs that run; `retriever` (data.retrieval) adds passages to the training questions."""
     run_dir = cfg.run_dir
     summary_path = run_dir / "train_summary.json"
     if resume and summary_path.is_file() and (run_dir / "adapter" / "adapter_config.json").is_file():
-        from physlora.models.loading import attach_adapter
-
         say("resume: training already finished; loading its adapter")
         summary = TrainSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
-        return attach_adapter(loaded.model, run_dir / "adapter").eval(), summary
-    from physlora.training.sft import train_lora
-
-    say(f"LoRA fine-tuning for {cfg.train.max_steps} steps" + (" (resuming)" if resume else ""))
-    train_records = rx.training_records(data.train, cfg, retriever, loaded.tokenizer)  # data.retrieval: passages
-    model, result = train_lora(loaded.model, loaded.tokenizer, train_records, run_dir, lora=cfg.lora, train=cfg.train,
-                               system_prompt=cfg.system_prompt, seed=cfg.seed, resume=resume, extra_callbacks=callbacks,
-                               validation=validation_sets(cfg, data.train), style=prompt_style(cfg, data.train),
-                               data_format=cfg.data.format, sandbox=sandbox)
-    if result.truncated:
-        say(f"{result.truncated} training rows were longer than train.max_length={cfg.train.max_length}: "
-            "their questions were shortened (answers kept)")
-    say(f"adapter saved to {result.adapter_dir} ({result.steps} steps, {result.seconds:.0f} s)")
-    if result.best_step is not None:
-        say(f"best checkpoint by validation {result.select_by}: step {result.best_step} ({result.best_metric:.4f}); "
-            "the saved adapter is that one" + (" (stopped early)" if result.stopped_early else ""))
-    summary = result.summary(len(data.train))
+        return finished_model(start, run_dir / "adapter"), summary
+    train_records = rx.training_records(data.train, cfg, retriever, tokenizer)  # data.retrieval: passages
+    model, info = run_stages(start, tokenizer, train_records, run_dir, cfg, resume=resume, say=say, callbacks=callbacks,
+                             validation=sft_validation_sets(cfg, data.train), sandbox=sandbox,
+                             style=prompt_style(cfg, data.train))
+    summary = TrainSummary.model_validate(info)
     if is_main_process():
         write_json(summary_path, result_json(summary))
     return model, summary
+
+
+def keep_eval_answer_kinds(data: RunData, kinds: list[str] | None) -> RunData:
+    """eval.answer_kinds: only the free-form eval items whose reference is of those kinds (e.g. the numeric ones)."""
+    if not kinds:
+        return data
+    from physlora.training.rewards import keep_answer_kinds
+
+    for name, records in data.eval_sets.items():
+        data.eval_sets[name], dropped = keep_answer_kinds(records, kinds)
+        if dropped:
+            data.notes.append(f"eval.answer_kinds={kinds}: {dropped} items of {name} left out "
+                              f"({len(data.eval_sets[name])} kept)")
+    return data
 
 
 def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict[str, list[Record]], bases: list[EvalOutput],

@@ -185,3 +185,20 @@ def attach_adapter(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Modu
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
 
 
+
+
+def load_adapter_for_training(model: torch.nn.Module, adapter: str | Path) -> torch.nn.Module:
+    """A saved LoRA adapter on `model`, trainable again: `train.init_adapter` (more SFT, or a GRPO stage that
+    starts from an SFT adapter). The adapter's own r/alpha/targets apply, not the config's lora.* keys."""
+    from peft import PeftModel
+
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise PhysloraError(
+            f"train.init_adapter: {folder} has no adapter_config.json (pass an adapter folder written by "
+            "physlora train/run, e.g. runs/demo/adapter)"
+        )
+    try:
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+    except (ValueError, RuntimeError, KeyError) as e:  # e.g. an adapter made for another base model
+        raise PhysloraError(f"train.init_adapter: {folder} does not fit this model: {str(e).splitlines()[0][:200]}") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from physlora.report.document import Document
 from physlora.report.experiment_sections import origin_table, validation_section
+from physlora.report.grpo import grpo_intro, grpo_section, grpo_stage_summary
 from physlora.report.html import to_html
 from physlora.report.markdown import to_markdown
 from physlora.report.retrieval import passage_samples, run_section
@@ -31,6 +32,7 @@ def build_document(run_dir: Path) -> Document:
     doc = Document(title=f"physlora run {run_dir.name}")
     doc.blocks += run_header(run_dir.name, cfg)
     doc.blocks += training_summary(metrics.train)
+    doc.blocks += grpo_intro(cfg)
     doc.blocks += origin_table(metrics.sets)
     for name, block in metrics.sets.items():
         doc.blocks += eval_set(name, block, run_dir)
@@ -40,6 +42,8 @@ def build_document(run_dir: Path) -> Document:
     log = _rows(run_dir / "train_log.jsonl")
     doc.blocks += training_loss(log, run_dir)
     doc.blocks += validation_section(log, metrics.train, run_dir)
+    doc.blocks += grpo_section(_rows(run_dir / "grpo_log.jsonl"), _rows(run_dir / "grpo_samples.jsonl"),
+                               grpo_stage_summary(metrics.train), run_dir)
     doc.blocks += sample_answers(predictions, samples_limit if isinstance(samples_limit, int) else 5)
     doc.blocks += passage_samples(predictions)
     return doc

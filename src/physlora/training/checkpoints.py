@@ -28,9 +28,9 @@ def truncate_log(path: Path, keep_through_step: int) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def last_checkpoint(out_dir: Path) -> Path | None:
+def last_checkpoint(out_dir: Path, folder_name: str = "checkpoints") -> Path | None:
     """The newest *complete* checkpoint (trainer_state.json is written last; a kill -9 during a
     save leaves a folder without it, which is skipped)."""
-    folder = out_dir / "checkpoints"
+    folder = out_dir / folder_name
     done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()] if folder.is_dir() else []
     return max(done, key=checkpoint_step, default=None)

@@ -135,17 +135,11 @@ def lora_model(model, lora: LoraSection, init_adapter: str | None = None):
 
 
 def continue_adapter(model, adapter_dir: str):
-    """A saved adapter, trainable again (more SFT on new data, or a later RL stage starts from it)."""
-    from peft import PeftModel
+    """A saved adapter, trainable again (more SFT on new data, or a later RL stage starts from it): the one
+    loader of train.init_adapter, shared with GRPO (physlora.models.loading.load_adapter_for_training)."""
+    from physlora.models.loading import load_adapter_for_training
 
-    folder = Path(adapter_dir).expanduser()
-    if not (folder / "adapter_config.json").is_file():
-        raise PhysloraError(f"train.init_adapter: {folder} has no adapter_config.json (pass an adapter folder "
-                            "written by physlora train/run, e.g. runs/demo/adapter)")
-    try:
-        return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
-    except (ValueError, RuntimeError, KeyError) as e:  # e.g. an adapter made for another base model
-        raise PhysloraError(f"train.init_adapter: {folder} does not fit this model: {str(e).splitlines()[0][:200]}") from None
+    return load_adapter_for_training(model, adapter_dir)
 
 
 def selection_arguments(train: TrainSection, validator, greater_is_better: bool | None) -> dict:
@@ -335,12 +329,15 @@ class Guards:
     nan: NanGuard
     stop: StopOnSignal
     disk: DiskGuard
+    checkpoints: str = "checkpoints"  # the run folder's checkpoint folder, named in the messages
+    lr_key: str = "train.learning_rate"  # the config key to lower when the loss goes NaN
 
     @classmethod
-    def for_run(cls, out_dir: Path, peft_model, resume_step: int) -> Guards:
-        log = JsonlLossLog(out_dir / "train_log.jsonl")
+    def for_run(cls, out_dir: Path, peft_model, resume_step: int, *, log_name: str = "train_log.jsonl",
+                checkpoints: str = "checkpoints", lr_key: str = "train.learning_rate") -> Guards:
+        log = JsonlLossLog(out_dir / log_name)
         truncate_log(log.path, resume_step)  # steps after the checkpoint will be redone
-        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)))
+        return cls(log, NanGuard(), StopOnSignal(), DiskGuard(out_dir, checkpoint_bytes(peft_model)), checkpoints, lr_key)
 
     @property
     def callbacks(self) -> list:
@@ -350,8 +347,8 @@ class Guards:
         """A run stopped by a guard ends in one line that says why and how to go on."""
         if self.nan.bad_step is not None:
             raise PhysloraError(
-                f"loss became NaN/inf at step {self.nan.bad_step}: lower train.learning_rate or check the data; "
-                f"the last good checkpoint is in {out_dir / 'checkpoints'}"
+                f"loss became NaN/inf at step {self.nan.bad_step}: lower {self.lr_key} or check the data; "
+                f"the last good checkpoint is in {out_dir / self.checkpoints}"
             )
         if self.disk.short is not None:
             free, need = self.disk.short
@@ -361,6 +358,6 @@ class Guards:
             )
         if self.stop.signal is not None and step < max_steps:
             raise TrainingInterrupted(
-                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / 'checkpoints'}; "
+                f"training interrupted at step {step}/{max_steps}; checkpoint saved in {out_dir / self.checkpoints}; "
                 "rerun the same command with --resume to continue"
             )
