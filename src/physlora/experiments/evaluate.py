@@ -77,4 +77,5 @@ def evaluate_sets(
             rx.report_eval(out_dir, result_json(result))
         for cache in caches:  # everything they held is in metrics.json and predictions.jsonl now
             cache.unlink(missing_ok=True)
+        print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'predictions.jsonl'}")  # rank 0 alone wrote them
     return result
