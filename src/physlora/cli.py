@@ -265,7 +265,6 @@ def _dispatch(args: argparse.Namespace) -> int:
             cfg.eval.mode = args.mode
         evaluate_sets(cfg.model.name, args.data, Path(args.out), cfg, adapter=args.adapter, split=args.split,
                                max_examples=args.max_examples, resume=args.resume)
-        print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'predictions.jsonl'}")
     elif args.command == "train":
         from physlora.experiments.train import train
 

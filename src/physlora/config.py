@@ -180,6 +180,18 @@ class EvalSection(_Section):
     physics_rel_tol: float = Field(0.05, gt=0)
     bootstrap_resamples: int = Field(2000, gt=99)
     samples_in_report: int = Field(5, ge=0)
+    # likelihood scoring (MC options, rotations, reference NLL): padded tokens per forward pass; many questions
+    # share one pass. More is faster until memory runs short (a GPU takes 16k-64k)
+    score_tokens_per_batch: int = Field(4096, gt=0)
+    # which multiple-choice metrics to compute; acc/acc_norm cost one pass per option, letter one prompt,
+    # circular one prompt per rotation of the options
+    mc_metrics: list[Literal["acc", "acc_norm", "letter", "circular"]] = Field(
+        default_factory=lambda: ["acc", "acc_norm", "letter", "circular"], min_length=1
+    )
+    # generation backend: transformers, or vllm (GPU + `pip install vllm`; LoRA adapters through vLLM's LoRA)
+    backend: Literal["transformers", "vllm"] = "transformers"
+    # extra arguments of vllm.LLM, e.g. {gpu_memory_utilization: 0.5, max_model_len: 4096}
+    vllm_args: dict[str, Any] = Field(default_factory=dict)
     # evaluate only the free-form items whose reference is of these kinds (as the physics check reads it:
     # quantity = ends in a number, formula); null = every item. Multiple-choice sets are not filtered.
     answer_kinds: list[Literal["quantity", "formula"]] | None = Field(None, min_length=1)
@@ -187,6 +199,16 @@ class EvalSection(_Section):
     mode: Literal["plain", "tools", "both"] = "plain"
     max_tool_rounds: int = Field(2, ge=1, le=8)  # programs a model may run before its final answer
     sandbox_workers: int = Field(1, ge=1)  # programs run at once
+
+    @field_validator("mc_metrics", mode="before")
+    @classmethod
+    def _mc_listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("mc_metrics")
+    @classmethod
+    def _mc_unique(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
 
 
 class RetrievalSection(_Section):

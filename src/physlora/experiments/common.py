@@ -51,8 +51,10 @@ def write_provenance(cfg: RunConfig, folder: Path, data: RunData, rank_fingerpri
 
 
 def load_configured_model(cfg: RunConfig, *, adapter: str | None = None):
+    from physlora.distributed import set_threads
     from physlora.models.loading import load_model
 
+    set_threads(cfg.train.num_threads)  # the processes of one machine share its cores, in evaluation as in training
     loaded = load_model(cfg.model.name, adapter=adapter, dtype=cfg.model.dtype,
                         trust_remote_code=cfg.model.trust_remote_code)
     n_params = sum(p.numel() for p in loaded.model.parameters()) / 1e6
@@ -90,8 +92,9 @@ def prompt_style(cfg: RunConfig, records: list[Record] = ()) -> PromptStyle:
 
 
 def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, path: Path, label: str,
-                 resume: bool, semantic) -> EvalOutput:
-    """One model on one set, kept at `path` (reused by --resume), with its metrics printed."""
+                 resume: bool, semantic, adapter: str | Path | None = None) -> EvalOutput:
+    """One model on one set, kept at `path` (reused by --resume), with its metrics printed. `adapter`: the LoRA
+    adapter folder `model` carries (vLLM generation loads it itself)."""
     from physlora.evaluation.cache import evaluate_cached
     from physlora.evaluation.runner import evaluate_records
 
@@ -99,8 +102,53 @@ def evaluate_set(model, tokenizer, records: list[Record], cfg: RunConfig, *, pat
         say(f"evaluating {label}")
         return evaluate_records(model, tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
                                 semantic=semantic, seed=cfg.seed, label=label, cache=partial,
-                                style=prompt_style(cfg, records))
+                                generate=vllm_generate(cfg, model, tokenizer, adapter), style=prompt_style(cfg, records))
 
     out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
     print_metrics(label, out)
     return out
+
+
+def check_backend(cfg: RunConfig) -> None:
+    """Stops with one line, before any model is loaded, when eval.backend=vllm cannot run here."""
+    if cfg.eval.backend == "vllm":
+        from physlora.inference.vllm_backend import vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+        if reason:
+            raise PhysloraError(reason)
+        if cfg.prompt.format != "chat":
+            raise PhysloraError(f"eval.backend=vllm prompts in the chat template only (got prompt.format="
+                                f"{cfg.prompt.format}); use eval.backend=transformers for the plain format")
+
+
+_VLLM_ENGINES: dict = {}
+
+
+def vllm_generate(cfg: RunConfig, model, tokenizer, adapter: str | Path | None):
+    """With eval.backend=vllm, a generate function for evaluate_records on one vLLM engine per process (LoRA
+    enabled: the base model and the adapter are answered by the same engine); None for transformers."""
+    if cfg.eval.backend != "vllm":
+        return None
+    from physlora.distributed import world_size
+    from physlora.inference.generate import stop_token_ids
+    from physlora.inference.vllm_backend import VllmGenerator, adapter_rank, lora_rank_limit
+    from physlora.models.loading import resolve_model_path
+
+    if world_size() > 1:
+        raise PhysloraError("eval.backend=vllm runs in one process: launch without accelerate (vLLM spreads a model "
+                            "over GPUs itself: eval.vllm_args='{tensor_parallel_size: N}'), or use eval.backend=transformers")
+    path = resolve_model_path(cfg.model.name)
+    if path not in _VLLM_ENGINES:
+        rank = max(cfg.lora.r, adapter_rank(adapter) if adapter else 0)
+        args = {"enable_lora": True, "max_lora_rank": lora_rank_limit(rank), **cfg.eval.vllm_args}
+        _VLLM_ENGINES[path] = VllmGenerator(path, tokenizer, dtype=cfg.model.dtype, seed=cfg.seed, vllm_args=args)
+    engine, stop = _VLLM_ENGINES[path], stop_token_ids(model, tokenizer)
+
+    def generate(questions: list[str], progress, on_batch) -> list[str]:
+        answers = engine.generate(questions, system_prompt=cfg.system_prompt, max_new_tokens=cfg.eval.max_new_tokens,
+                                  stop_ids=stop, adapter=adapter, progress=progress)
+        on_batch(list(range(len(questions))), answers)
+        return answers
+
+    return generate

@@ -1,7 +1,7 @@
 """`physlora run`: load data + model -> evaluate base -> LoRA fine-tune -> evaluate tuned -> report.
 
-Every process of `accelerate launch` goes through the same steps with the same data; rank 0 alone evaluates
-and writes the run folder, every rank trains.
+Every process of `accelerate launch` goes through the same steps with the same data: every rank evaluates its
+shard of the questions (rank 0 gathers them) and trains; rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from physlora.data.selection import RunData, select_run_data
 from physlora.distributed import is_main_process
 from physlora.experiments import retrieval as rx
 from physlora.experiments.common import (
-    announce_and_check, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir, prompt_style, say,
-    semantic_scorer, write_provenance,
+    announce_and_check, check_backend, check_prompt_format, evaluate_set, load_configured_model, prepare_run_dir,
+    prompt_style, say, semantic_scorer, write_provenance,
 )
 from physlora.experiments.tool_mode import (
     add_tool_predictions, evaluate_tool_set, paired_tool_set, split_modes, tool_sandbox,
@@ -30,6 +30,7 @@ from physlora.training.stages import finished_model, run_stages, starting_model
 def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callbacks: list | None = None) -> Path:
     """`callbacks`: more TrainerCallbacks for the fine-tuning (a sweep's pruner reports through one)."""
     run_dir, started = cfg.run_dir, time.perf_counter()
+    check_backend(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite, resume=resume)
     data = keep_eval_answer_kinds(select_run_data(cfg.data, cfg.seed), cfg.eval.answer_kinds)
     write_provenance(cfg, run_dir, data, announce_and_check(data))
@@ -48,7 +49,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
         bases_with = evaluate_all_with_retrieval(start, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
         base_tools = evaluate_all(start, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
         model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox, retriever)
-        tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume)
+        tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, adapter=run_dir / "adapter")
         tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, retriever)
         tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
 
@@ -62,10 +63,10 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
 
 
 def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str, resume: bool,
-                 sandbox=None) -> list[EvalOutput]:
-    """`model` on every set of `eval_sets`, answering with the program tool when given a `sandbox` (rank 0
-    only; other ranks get an empty list)."""
-    if not is_main_process() or not eval_sets:
+                 sandbox=None, adapter: Path | None = None) -> list[EvalOutput]:
+    """`model` on every set of `eval_sets`: plain answers on every rank (each its shard; every rank gets the
+    whole result); with a `sandbox`, answers with the program tool, on rank 0 only (other ranks get [])."""
+    if (sandbox is not None and not is_main_process()) or not eval_sets:
         return []
     from physlora.tracking import log_eval_metrics
 
@@ -75,17 +76,19 @@ def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunC
     for i, (name, records) in enumerate(eval_sets.items()):
         kwargs = dict(path=cfg.run_dir / f"eval_{label}{suffix}_{i}.json", label=f"the {label} model on {name}",
                       resume=resume, semantic=semantic)
-        out = (evaluate_set(model, tokenizer, records, cfg, **kwargs) if sandbox is None
+        out = (evaluate_set(model, tokenizer, records, cfg, adapter=adapter, **kwargs) if sandbox is None
                else evaluate_tool_set(model, tokenizer, records, cfg, sandbox=sandbox, **kwargs))
-        log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}{suffix}")
+        if is_main_process():
+            log_eval_metrics(cfg.run_dir, cfg.train.report_to, result_json(out)["metrics"], prefix=f"eval_{label}{suffix}")
         outs.append(out)
     return outs
 
 
 def evaluate_all_with_retrieval(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str,
                                 resume: bool, retriever) -> list[EvalOutput]:
-    """With `retrieval.index`: `model` on every plain-mode eval set again, passages in every prompt (rank 0 only)."""
-    if retriever is None or not is_main_process() or not eval_sets:
+    """With `retrieval.index`: `model` on every plain-mode eval set again, passages in every prompt (every rank
+    its shard, like the plain evaluation: evaluate_records gathers across ranks)."""
+    if retriever is None or not eval_sets:
         return []
     semantic = semantic_scorer(cfg, list(eval_sets.values()))
     return [rx.with_retrieval(cfg.run_dir / f"eval_{label}_{i}_retrieval.json", resume, f"the {label} model on {name}",

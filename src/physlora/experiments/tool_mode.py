@@ -49,7 +49,7 @@ def evaluate_tool_set(model, tokenizer, records: list[Record], cfg: RunConfig, *
         return evaluate_with_tools(model, tokenizer, records, cfg.eval, system_prompt=cfg.system_prompt,
                                    sandbox=sandbox, semantic=semantic, seed=cfg.seed, label=label, cache=partial)
 
-    out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
+    out = evaluate_cached(path, records, evaluate, resume=resume, say=say, sharded=False)  # rank 0 alone
     print_metrics(f"{label} (tools)", out)
     if out.tools is not None:
         t = out.tools

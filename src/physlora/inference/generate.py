@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from physlora.batching import length_sorted_batches, pad_batch
 from physlora.prompting import PromptStyle, encode_prompt
 
 
@@ -19,13 +20,6 @@ def stop_token_ids(model, tokenizer) -> list[int]:
         elif eos:
             ids.update(eos)
     return sorted(ids)
-
-
-def _length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices grouped so each batch holds prompts of similar length (little left padding)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
 
 
 @torch.inference_mode()
@@ -78,19 +72,16 @@ def generate_ids(
     stops = stop_token_ids(model, tokenizer)
     device = next(model.parameters()).device
     out_ids: list[list[int]] = [[] for _ in prompts]
-    for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
-        width = max(len(prompts[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            p = prompts[i]
-            ids[row, width - len(p) :] = torch.tensor(p)
-            mask[row, width - len(p) :] = 1
+    # prompts of similar length together (little padding); left padding puts every prompt's last token
+    # at the same position, where generation continues
+    for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
+        inputs = pad_batch([prompts[i] for i in batch], pad_id, side="left")
+        width = inputs["input_ids"].shape[1]
         extra = {"stopping_criteria": [stopping_criteria(width)]} if stopping_criteria else {}
         extra |= generate_kwargs or {}
         out = model.generate(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
+            input_ids=inputs["input_ids"].to(device),
+            attention_mask=inputs["attention_mask"].to(device),
             max_new_tokens=max_new_tokens,
             do_sample=False,
             temperature=None,

@@ -37,6 +37,11 @@ def supports_logits_mask(model) -> bool:
     return "logits_to_keep" in _forward_parameters(model)
 
 
+def supports_position_ids(model) -> bool:
+    """Whether the model takes explicit `position_ids` (needed to continue prefixes of different lengths)."""
+    return "position_ids" in _forward_parameters(model)
+
+
 def with_cache(model, cache) -> dict:
     """The forward kwarg that passes a KV cache: `cache` in recent transformers 5.x, `past_key_values` before."""
     if cache is None:

@@ -114,7 +114,8 @@ def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
 
 def default_device() -> torch.device:
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        # each process of accelerate launch / torchrun on its own GPU (it evaluates its shard there)
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")

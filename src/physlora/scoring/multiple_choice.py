@@ -5,45 +5,62 @@ the highest log-likelihood per character of the continuation. The "lettered" var
 in the prompt and reads the next-token probability of each letter; `circular` asks the same question
 under every rotation of the options and counts it right only if the model is right every time
 (position bias shows up as a gap between `letter` and `circular`).
+
+Only what is asked is computed (`metrics`): acc/acc_norm need one continuation per option, letter one
+lettered prompt, circular one per rotation. All requests of all questions are scored together
+(scoring.batched): what they share (system prompt, a question's text, its template end) runs once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from physlora.data.records import LETTERS, Record
-from physlora.models.forward import logits_at, with_cache
+from physlora.errors import PhysloraError
 from physlora.prompting import PromptStyle, build_prompt, encode_text
 from physlora.registry import declare_metric
-from physlora.scoring.likelihood import scored_logprob_sums, shared_prefix, suffix_batch
+from physlora.scoring.batched import ScoreRequest, score_requests
+from physlora.scoring.likelihood import DEFAULT_TOKENS_PER_BATCH
 
 declare_metric("acc", label="MC accuracy (log-likelihood)", kind="mc")
 declare_metric("acc_norm", label="MC accuracy (length-normalised)", kind="mc")
 declare_metric("letter", label="MC accuracy (lettered options)", kind="mc")
 declare_metric("circular", label="MC accuracy (circular, all rotations)", kind="mc")
 
+MC_METRICS = ("acc", "acc_norm", "letter", "circular")
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """lm-evaluation-harness's split of context/continuation tokens (trailing spaces of the
-    context move to the continuation; the continuation is what `whole` adds to `context`)."""
+
+def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Texts that start a sequence (prompts, MC contexts): BOS exactly once, as prompting.encode_text does."""
+    return [encode_text(tokenizer, t) for t in texts]
+
+
+def _split_context(context: str, continuation: str) -> tuple[str, str]:
+    """lm-evaluation-harness's split: trailing spaces of the context move to the continuation."""
     n_spaces = len(context) - len(context.rstrip())
     if n_spaces:
-        continuation = context[-n_spaces:] + continuation
-        context = context[:-n_spaces]
-    whole, ctx = encode_text(tokenizer, context + continuation), encode_text(tokenizer, context)
+        return context[:-n_spaces], context[-n_spaces:] + continuation
+    return context, continuation
+
+
+def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """lm-evaluation-harness's split of context/continuation tokens (the continuation is what the encoding
+    of context + continuation adds to the encoding of the context)."""
+    context, continuation = _split_context(context, continuation)
+    whole, ctx = _encode(tokenizer, [context + continuation, context])
     return ctx, whole[len(ctx) :]
 
 
-@torch.inference_mode()
-def choice_loglikelihoods(model, tokenizer, context: str, choices: list[str]) -> list[float]:
-    """Summed log p(choice | context) for each choice, in one batched forward pass."""
-    pairs = [encode_pair(tokenizer, context, c) for c in choices]
-    seqs = [ctx + cont for ctx, cont in pairs]
-    labels = [[-100] * len(ctx) + cont for ctx, cont in pairs]
-    return scored_logprob_sums(model, seqs, labels, tokenizer.pad_token_id or 0).tolist()
+def option_requests(tokenizer, context: str, choices: Sequence[str]) -> list[ScoreRequest]:
+    """One request per option: context + option tokens, the option's tokens scored (the context encoded once)."""
+    if not choices:
+        return []
+    splits = [_split_context(context, c) for c in choices]
+    ctx = _encode(tokenizer, [splits[0][0]])[0]  # every option moves the same trailing spaces
+    wholes = _encode(tokenizer, [c + cont for c, cont in splits])
+    return [ScoreRequest(whole, len(ctx)) for whole in wholes]
 
 
 def lettered_question(question: str, choices: list[str]) -> str:
@@ -51,18 +68,69 @@ def lettered_question(question: str, choices: list[str]) -> str:
     return "\n".join(lines + ["", "Answer with the letter of the correct option."])
 
 
-@torch.inference_mode()
-def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int) -> torch.Tensor:
+def letter_ids(tokenizer, n_choices: int) -> list[int]:
+    """The token of each letter as the model's next token (no special tokens: it continues a prompt)."""
+    return [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
+
+
+def letter_requests(tokenizer, prompts: list[str], n_choices: int) -> list[ScoreRequest]:
+    """One request per prompt: nothing scored, the next-token log-probs of the letters A.. read after it."""
+    letters = letter_ids(tokenizer, n_choices)
+    return [ScoreRequest(ids, len(ids), candidates=letters) for ids in _encode(tokenizer, prompts)]
+
+
+def choice_loglikelihoods(model, tokenizer, context: str, choices: list[str], **batching) -> list[float]:
+    """Summed log p(choice | context) for each choice (the context runs once)."""
+    requests = option_requests(tokenizer, context, choices)
+    return [s.logprob for s in score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, **batching)]
+
+
+def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int, **batching) -> torch.Tensor:
     """Next-token log-probabilities of the letters A.. after each prompt, shape [len(prompts), n]."""
-    letter_ids = [tokenizer(LETTERS[i], add_special_tokens=False)["input_ids"][0] for i in range(n_choices)]
-    seqs = [encode_text(tokenizer, p) for p in prompts]
-    device = next(model.parameters()).device
-    p, _, cache = shared_prefix(model, seqs, min(len(s) for s in seqs))
-    ids, mask = suffix_batch(seqs, p, tokenizer.pad_token_id or 0, device)
-    last = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # each prompt's own last token
-    last[torch.arange(len(seqs)), torch.tensor([len(s) - p - 1 for s in seqs])] = True
-    logits = logits_at(model, last, input_ids=ids, attention_mask=mask, **with_cache(model, cache)).float()
-    return F.log_softmax(logits, dim=-1)[:, letter_ids]
+    requests = letter_requests(tokenizer, prompts, n_choices)
+    scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, **batching)
+    return torch.tensor([s.candidate_logprobs for s in scores])
+
+
+def _rotations(choices: list[str], how_many: int) -> list[list[str]]:
+    n = len(choices)  # rotation k shows option (j + k) % n at position j
+    return [[choices[(j + k) % n] for j in range(n)] for k in range(how_many)]
+
+
+def _question_requests(tokenizer, rec: Record, system_prompt: str | None, metrics: set[str],
+                       style: PromptStyle | None = None):
+    """(option requests, rotation requests) of one question."""
+    prompt = build_prompt(tokenizer, rec.question, system_prompt, style=style)
+    options = option_requests(tokenizer, prompt, rec.choices) if metrics & {"acc", "acc_norm"} else []
+    n_rot = len(rec.choices) if "circular" in metrics else 1 if "letter" in metrics else 0
+    prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt, style=style)
+               for rot in _rotations(rec.choices, n_rot)]
+    return options, letter_requests(tokenizer, prompts, len(rec.choices)) if prompts else []
+
+
+def _argmax(xs: Sequence[float]) -> int:
+    return max(range(len(xs)), key=lambda i: xs[i])  # first max on ties, like lm-eval's np.argmax
+
+
+def _row(rec: Record, metrics: set[str], ll: list[float], letter_picks: list[int]) -> dict:
+    n, gold = len(rec.choices), rec.answer_index
+    right = [(pick + k) % n == gold for k, pick in enumerate(letter_picks)]  # rotation k shows (j + k) % n at j
+    row: dict = {}
+    if ll:
+        pred = _argmax(ll)
+        row["prediction"] = rec.choices[pred]
+        if "acc" in metrics:
+            row["acc"] = float(pred == gold)
+        if "acc_norm" in metrics:
+            row["acc_norm"] = float(_argmax([x / max(len(c), 1) for x, c in zip(ll, rec.choices)]) == gold)
+        row["loglik"] = ll
+    else:
+        row["prediction"] = rec.choices[letter_picks[0]]
+    if "letter" in metrics:
+        row["letter"] = float(right[0])
+    if "circular" in metrics:
+        row["circular"] = float(all(right))
+    return row
 
 
 def _score_rendered(model, tokenizer, rec: Record, system_prompt: str | None, style: PromptStyle | None) -> dict:
@@ -86,37 +154,51 @@ def score_multiple_choice(
     records: list[Record],
     *,
     system_prompt: str | None,
+    metrics: Sequence[str] = MC_METRICS,
+    tokens_per_batch: int = DEFAULT_TOKENS_PER_BATCH,
     progress: Callable[[int], None] | None = None,
     style: PromptStyle | None = None,
 ) -> list[dict]:
-    """Per question: the option picked by each rule and whether it is right."""
-    rows = []
-    for rec in records:
-        assert rec.choices is not None
+    """Per question: the option picked (by log-likelihood, or by letter when only letter/circular are asked),
+    and for each metric of `metrics` whether it is right. Questions whose prompt already lists the options
+    (`mc_targets`) are scored one at a time by their labels; all others are batched across questions."""
+    wanted = set(metrics)
+    if not wanted or wanted - set(MC_METRICS):
+        raise PhysloraError(f"eval.mc_metrics must be a non-empty subset of {list(MC_METRICS)}, got {list(metrics)}")
+    rows: list[dict | None] = [None] * len(records)
+    for k, rec in enumerate(records):
         if rec.extra.get("mc_targets"):
-            rows.append(_score_rendered(model, tokenizer, rec, system_prompt, style))
+            full = _score_rendered(model, tokenizer, rec, system_prompt, style)
+            rows[k] = {key: v for key, v in full.items() if key in wanted or key in ("prediction", "loglik")}
             if progress:
                 progress(1)
-            continue
-        n, gold = len(rec.choices), rec.answer_index
-        ll = choice_loglikelihoods(model, tokenizer, build_prompt(tokenizer, rec.question, system_prompt, style=style), rec.choices)
-        norm = [x / max(len(c), 1) for x, c in zip(ll, rec.choices)]
-        # rotation k shows option (j + k) % n at position j
-        rotations = [[rec.choices[(j + k) % n] for j in range(n)] for k in range(n)]
-        prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt, style=style) for rot in rotations]
-        picks = letter_logprobs(model, tokenizer, prompts, n).argmax(dim=1).tolist()
-        right = [(picks[k] + k) % n == gold for k in range(n)]
-        pred = max(range(n), key=lambda i: ll[i])
-        rows.append(
-            {
-                "prediction": rec.choices[pred],
-                "acc": float(pred == gold),
-                "acc_norm": float(max(range(n), key=lambda i: norm[i]) == gold),
-                "letter": float(right[0]),
-                "circular": float(all(right)),
-                "loglik": ll,
-            }
-        )
-        if progress:
-            progress(1)
+    batched = [k for k, row in enumerate(rows) if row is None]
+    per_question = [_question_requests(tokenizer, records[k], system_prompt, wanted, style) for k in batched]
+    requests = [r for options, letters in per_question for r in options + letters]
+    scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, tokens_per_batch=tokens_per_batch,
+                            progress=_per_question(progress, len(batched), len(requests)))
+    at = 0
+    for k, (options, letters) in zip(batched, per_question):
+        ll = [s.logprob for s in scores[at : at + len(options)]]
+        at += len(options)
+        picks = [_argmax(s.candidate_logprobs) for s in scores[at : at + len(letters)]]
+        at += len(letters)
+        rows[k] = _row(records[k], wanted, ll, picks)
     return rows
+
+
+def _per_question(progress: Callable[[int], None] | None, n_questions: int, n_requests: int):
+    """A progress callback in requests done, reported to `progress` in questions (proportionally)."""
+    if progress is None or n_requests == 0:
+        return None
+    done = reported = 0
+
+    def update(n: int) -> None:
+        nonlocal done, reported
+        done += n
+        now = done * n_questions // n_requests
+        if now > reported:
+            progress(now - reported)
+            reported = now
+
+    return update

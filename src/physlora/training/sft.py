@@ -15,8 +15,10 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
 
+from physlora.batching import pad_batch
 from physlora.config import LoraSection, TrainSection
 from physlora.data.records import Record
+from physlora.distributed import set_threads
 from physlora.errors import PhysloraError, TrainingInterrupted
 from physlora.models.forward import answer_loss, next_token_targets, supports_logits_mask
 from physlora.distributed import is_main_process
@@ -50,15 +52,6 @@ class TrainResult:
         )
 
 
-def set_threads(num_threads: int | None) -> None:
-    """Share the cores among the processes on this machine (1 unless launched with accelerate/torchrun):
-    torch's default can oversubscribe, which slows every rank."""
-    if not torch.cuda.is_available():
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(num_threads or max(1, cores // local_procs))
-
-
 def tokenize_records(
     tokenizer, records: list[Record], system_prompt: str | None, max_length: int, data_format: str = "plain",
     sandbox=None, style: PromptStyle | None = None,
@@ -85,20 +78,15 @@ def tokenize_records(
 
 
 class PadCollator:
-    """Right-pads a batch to its own longest row; pads never carry loss."""
+    """Right-pads a batch to its own longest row; pads never carry loss (labels -100). Other columns
+    (the `length` of length-grouping) are dropped. The padding is physlora.batching's, which equals
+    transformers' DataCollatorForSeq2Seq on a right-padding tokenizer (see there why it is not used)."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        width = max(len(f["input_ids"]) for f in features)
-
-        def pad(key: str, value: int) -> torch.Tensor:
-            return torch.tensor([list(f[key]) + [value] * (width - len(f[key])) for f in features])
-
-        ids = pad("input_ids", self.pad_id)
-        mask = torch.tensor([[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"])) for f in features])
-        return {"input_ids": ids, "attention_mask": mask, "labels": pad("labels", -100)}
+        return pad_batch([f["input_ids"] for f in features], self.pad_id, labels=[f["labels"] for f in features])
 
 
 class KeepAnswerLogits:

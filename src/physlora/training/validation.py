@@ -1,7 +1,7 @@
 """Physics metrics on the validation split during training (every `train.eval_every` steps).
 
 The cheap metrics only: the reference answer's NLL per token (teacher forcing, exactly the tokens training
-scores), multiple-choice accuracy by log-likelihood (`acc`, `acc_norm`; one batched forward per question,
+scores), multiple-choice accuracy by log-likelihood (`acc`, `acc_norm`; scoring.batched across questions,
 without the lettered/circular rotations of the full evaluation), and optionally ROUGE-L and the physics
 answer check on a capped number of generated answers. The scores feed transformers' own best-checkpoint
 and early-stopping machinery (`metric_for_best_model`, `EarlyStoppingCallback`) through
@@ -10,7 +10,7 @@ and early-stopping machinery (`metric_for_best_model`, `EarlyStoppingCallback`) 
 Metric keys: `eval_<metric>` for the first set (the training source's validation split), and
 `eval_<set>/<metric>` for every other set (`train.select_by: physlora-physics-mc/acc`).
 
-Under DDP every rank scores its own share of the examples (records[rank::world]) and the per-example
+Under DDP every rank scores its own share of the examples (physlora.distributed.shard) and the per-example
 scores are gathered to every rank, so all ranks see the same metrics and make the same best-checkpoint
 and early-stopping decisions (a rank that stopped alone would hang the others at the next collective).
 """
@@ -71,23 +71,18 @@ def selection_direction(select_by: str, sets: list[ValidationSet], generate: int
     return metric_info(select_by.rsplit("/", 1)[-1]).higher_is_better
 
 
-def _rank_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+def _my_share(records: list[Record]) -> list[int]:
+    """This rank's indices of `records` (physlora.distributed.shard: the same split the full evaluation uses)."""
+    from physlora.distributed import shard
+
+    return shard([len(r.question) + len(r.answer or "") for r in records])
 
 
-def _gather(values: list, n: int) -> list:
-    """Per-example values of this rank's share (records[rank::world]) -> the full list on every rank."""
-    rank, world = _rank_world()
-    if world == 1:
-        return values
-    shares: list = [None] * world
-    torch.distributed.all_gather_object(shares, values)
-    full = [None] * n
-    for r, share in enumerate(shares):
-        full[r::world] = share
-    return full
+def _gather(mine: list[int], values: list, n: int) -> list:
+    """Per-example values of this rank's share -> the full list, in the records' order, on every rank."""
+    from physlora.distributed import gather_in_order
+
+    return gather_in_order(mine, values, n)
 
 
 def _mean(values: list) -> float:
@@ -124,11 +119,10 @@ class PhysicsValidator:
     def _score_freeform(self, model, s: ValidationSet) -> dict[str, list]:
         from physlora.scoring.likelihood import reference_nll
 
-        rank, world = _rank_world()
-        mine = s.records[rank::world]
-        nll = reference_nll(model, self.tokenizer, mine, system_prompt=self.system_prompt,
+        mine = _my_share(s.records)
+        nll = reference_nll(model, self.tokenizer, [s.records[i] for i in mine], system_prompt=self.system_prompt,
                             max_length=self.max_length, batch_size=self.batch_size, style=self.style) if mine else []
-        out = {"ref_nll": _gather(nll, len(s.records))}
+        out = {"ref_nll": _gather(mine, nll, len(s.records))}
         if self.generate:
             out |= self._score_generated(model, s.records[: self.generate])
         return out
@@ -138,30 +132,24 @@ class PhysicsValidator:
         from physlora.grading.text_metrics import rouge_l
         from physlora.inference.generate import generate_answers
 
-        rank, world = _rank_world()
-        mine = records[rank::world]
-        answers = generate_answers(model, self.tokenizer, [r.question for r in mine], system_prompt=self.system_prompt,
-                                   max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                   style=self.style) if mine else []
-        rouge = [rouge_l(a, r.answer) for a, r in zip(answers, mine)]
-        physics = [grade(a, r.answer, answer_type=r.answer_type, choices=r.choices,
-                         tolerance=self.rel_tol if r.tolerance is None else r.tolerance) for a, r in zip(answers, mine)]
-        return {"rouge_l": _gather(rouge, len(records)), "physics": _gather(physics, len(records))}
+        mine = _my_share(records)
+        answers = generate_answers(model, self.tokenizer, [records[i].question for i in mine],
+                                   system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens,
+                                   batch_size=self.batch_size, style=self.style) if mine else []
+        rouge = [rouge_l(a, records[i].answer) for a, i in zip(answers, mine)]
+        physics = [grade(a, records[i].answer, answer_type=records[i].answer_type, choices=records[i].choices,
+                         tolerance=self.rel_tol if records[i].tolerance is None else records[i].tolerance)
+                   for a, i in zip(answers, mine)]
+        return {"rouge_l": _gather(mine, rouge, len(records)), "physics": _gather(mine, physics, len(records))}
 
     def _score_mc(self, model, s: ValidationSet) -> dict[str, list]:
-        from physlora.prompting import build_prompt
-        from physlora.scoring.multiple_choice import choice_loglikelihoods
+        from physlora.scoring.multiple_choice import score_multiple_choice
 
-        rank, world = _rank_world()
-        acc, acc_norm = [], []
-        for rec in [r for r in s.records if r.is_mc][rank::world]:
-            prompt = build_prompt(self.tokenizer, rec.question, self.system_prompt, style=self.style)
-            ll = choice_loglikelihoods(model, self.tokenizer, prompt, rec.choices)
-            norm = [x / max(len(c), 1) for x, c in zip(ll, rec.choices)]
-            acc.append(float(max(range(len(ll)), key=ll.__getitem__) == rec.answer_index))
-            acc_norm.append(float(max(range(len(norm)), key=norm.__getitem__) == rec.answer_index))
-        n = sum(r.is_mc for r in s.records)
-        return {"acc": _gather(acc, n), "acc_norm": _gather(acc_norm, n)}
+        records = [r for r in s.records if r.is_mc]
+        mine = _my_share(records)
+        rows = score_multiple_choice(model, self.tokenizer, [records[i] for i in mine], system_prompt=self.system_prompt,
+                                     metrics=VALIDATION_METRICS["mc"], style=self.style) if mine else []
+        return {m: _gather(mine, [row[m] for row in rows], len(records)) for m in VALIDATION_METRICS["mc"]}
 
 
 class ValidatingTrainer(Trainer):
