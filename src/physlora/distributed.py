@@ -8,6 +8,7 @@ WORLD_SIZE > 1 says one exists.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -38,7 +39,17 @@ def _process_group():
 
     if not dist.is_initialized():
         PartialState()
+        # a rank that leaves with the gloo group still up can abort at exit ("terminate called without an
+        # active exception", SIGABRT) while the other rank is leaving too, e.g. when both stop on a PhysloraError
+        atexit.register(_leave_process_group)
     return dist
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def gather(obj: Any) -> list[Any]:

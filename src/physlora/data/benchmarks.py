@@ -17,6 +17,8 @@ generated and graded by the physics check with the set's answer type and toleran
 
 from __future__ import annotations
 
+import os
+
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -129,9 +131,10 @@ def _split_spec(source: str) -> tuple[str, str | None, str | None]:
     return name.strip().lower(), (variant.strip().lower() or None), (path.strip() or None)
 
 
-def is_benchmark(source: str) -> bool:
-    """Whether `source` names a registry entry (with or without @variant / =path)."""
-    return _split_spec(source)[0] in BENCHMARKS
+def is_benchmark(source: str | os.PathLike) -> bool:
+    """Whether `source` names a registry entry (with or without @variant / =path). A path object is a file,
+    never a benchmark name (load_records is called with both)."""
+    return isinstance(source, str) and _split_spec(source)[0] in BENCHMARKS
 
 
 def parse_spec(source: str) -> Spec:
