@@ -94,3 +94,18 @@ def test_dead_worker_is_replaced_and_output_is_deterministic(box):
 def test_run_many_keeps_order(box):
     results = box.run_many([f"print({i} ** 2)" for i in range(6)])
     assert [r.stdout.strip() for r in results] == [str(i * i) for i in range(6)]
+
+
+def test_a_worker_that_cannot_start_is_one_clear_error(tmp_path, monkeypatch):
+    # the interpreter the worker runs fails at import, as it would with sympy missing from the environment
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'sympy'\" >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr("physlora.tools.sandbox.sys.executable", str(broken))
+    from physlora.errors import PhysloraError
+
+    with Sandbox() as sandbox, pytest.raises(PhysloraError) as error:
+        sandbox.run("print(1)")
+    message = str(error.value)
+    assert "did not start" in message and "No module named 'sympy'" in message
+    assert "\n" not in message and "closed file" not in message

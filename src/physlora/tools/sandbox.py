@@ -120,9 +120,15 @@ class _Worker:
             start_new_session=True,  # Ctrl-C in the terminal reaches physlora, which then stops the worker
         )
         ready = self._read_line(self.START_TIMEOUT)
-        if not ready or not json.loads(ready).get("ready"):
+        if not _is_ready(ready):
+            self.proc.kill()  # a worker that printed something else or hung is not reused
+            self.proc.wait()
+            why = self._log_tail() or (ready or "").strip()[:200] or "no output"  # read before close() closes the log
             self.close()
-            raise PhysloraError(f"the program sandbox did not start: {self._log_tail() or 'no output'}")
+            last = why.splitlines()[-1] if why else why
+            raise PhysloraError(
+                f"the program sandbox did not start ({last}); check that `{sys.executable} -m physlora.tools.zygote` "
+                "runs (numpy, sympy, pint, scipy installed)")
 
     def _read_line(self, timeout: float) -> str | None:
         assert self.proc.stdout is not None
@@ -248,6 +254,13 @@ class Sandbox:
             return [self.run(p) for p in programs]
         with ThreadPoolExecutor(max_workers=self.n_workers) as pool:
             return list(pool.map(self.run, programs))
+
+
+def _is_ready(line: str | None) -> bool:
+    try:
+        return bool(line) and json.loads(line).get("ready") is True  # type: ignore[arg-type]
+    except (ValueError, AttributeError):
+        return False
 
 
 def _result(reply: dict, seconds: float) -> ProgramResult:
