@@ -109,3 +109,21 @@ def test_resume_after_grpo_finished_reuses_the_adapter(grpo_run, capsys):
         assert after[name]["tuned"]["ref_nll"]["mean"] == pytest.approx(before[name]["tuned"]["ref_nll"]["mean"], abs=1e-5)
     after_answers = [json.loads(line)["tuned_answer"] for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     assert after_answers == before_answers  # greedy answers of the same adapter
+
+
+@pytest.mark.slow
+def test_a_sweeps_base_evaluation_is_the_runs_before_evaluation(grpo_run, tmp_path):
+    # a sweep evaluates "before" once for all trials (experiments.sweep.ensure_base_eval): for a GRPO run from
+    # an adapter that is the adapter on the gradable items, exactly what the run itself evaluated
+    from physlora.config import load_config
+    from physlora.experiments.run import evaluate_base
+    from physlora.experiments.sweep import base_eval_key
+
+    run_dir, _, _ = grpo_run
+    cfg = load_config(run_dir / "config.yaml")
+    evaluate_base(cfg, tmp_path)
+    ours, run_s = (json.loads((d / "eval_base_0.json").read_text()) for d in (tmp_path, run_dir))
+    assert [r["id"] for r in ours["rows"]] == [r["id"] for r in run_s["rows"]]  # 3 items: c2 left out
+    assert ours["metrics"]["ref_nll"]["mean"] == pytest.approx(run_s["metrics"]["ref_nll"]["mean"], abs=1e-5)
+    plain = cfg.model_copy(update={"train": cfg.train.model_copy(update={"init_adapter": None})})
+    assert base_eval_key(plain) != base_eval_key(cfg)  # another starting adapter is another "before"

@@ -100,12 +100,15 @@ def evaluate_base(cfg: RunConfig, folder: Path) -> list[Path]:
     """Only the base model's evaluation of a run, into folder/eval_base_<i>.json (the files `run --resume`
     reuses): a sweep evaluates the base model once and hands the files to every trial."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = select_run_data(cfg.data, cfg.seed)
+    # the same sets, order and starting model as run(): its eval_base_<i>.json are these files
+    data = keep_eval_answer_kinds(select_run_data(cfg.data, cfg.seed), cfg.eval.answer_kinds)
+    plain_sets, _ = split_modes(data.eval_sets, cfg.eval.mode)  # tools-mode and retrieval files: run() makes them
     loaded = load_configured_model(cfg)
-    semantic = semantic_scorer(cfg, list(data.eval_sets.values()))
-    paths = [folder / f"eval_base_{i}.json" for i in range(len(data.eval_sets))]
-    for path, (name, records) in zip(paths, data.eval_sets.items()):
-        evaluate_set(loaded.model, loaded.tokenizer, records, cfg, path=path, label=f"the base model on {name}",
+    start = starting_model(loaded.model, cfg)
+    semantic = semantic_scorer(cfg, list(plain_sets.values()))
+    paths = [folder / f"eval_base_{i}.json" for i in range(len(plain_sets))]
+    for path, (name, records) in zip(paths, plain_sets.items()):
+        evaluate_set(start, loaded.tokenizer, records, cfg, path=path, label=f"the base model on {name}",
                      resume=True, semantic=semantic)
     return paths
 

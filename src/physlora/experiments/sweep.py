@@ -110,6 +110,8 @@ def base_eval_key(cfg: RunConfig) -> str:
     data = cfg.model_dump(mode="json")
     parts = {"model": data["model"], "system_prompt": data["system_prompt"], "eval": data["eval"], "seed": data["seed"],
              "data": {k: v for k, v in data["data"].items() if k != "max_train_examples"}}
+    if cfg.train.stage_list[0] == "grpo" and cfg.train.init_adapter:  # its "base" is the starting adapter
+        parts["start"] = str(cfg.train.init_adapter)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 

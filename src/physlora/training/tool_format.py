@@ -36,7 +36,7 @@ class EncodedSet:
 
     def summary(self) -> str:
         failed = sum(self.failed_programs.values())
-        text = f"{self.tool_examples} tool-format examples"
+        text = f"{len(self.examples)} training examples, {self.tool_examples} of them in the tool format"
         if failed:
             text += f"; {failed} programs did not print a result ({dict(self.failed_programs)}), trained as plain"
         return text
