@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from process_helpers import stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -97,9 +98,4 @@ def serve_process(run_dir: Path, log: Path, *extra: str, token: str | None = Non
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         yield _wait_for_server(proc, log, timeout, headers)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop_process(proc)

@@ -135,6 +135,36 @@ def test_eval_with_and_without_retrieval(sets, library_index, tmp_path, capsys, 
     assert (out / "retrieval.md").is_file() and not list(out.glob("answers_*"))
 
 
+def test_eval_in_tools_mode_with_and_without_retrieval(sets, library_index, tmp_path, capsys, small, monkeypatch):
+    # the real tool loop, spied on: the tools-mode prompts with retrieval carry the passages in the question
+    from physlora.evaluation import tool_eval
+
+    asked = []
+
+    def spy(model, tokenizer, questions, **kwargs):
+        asked.extend(questions)
+        return real(model, tokenizer, questions, **kwargs)
+
+    real = tool_eval.answer_with_tools
+    monkeypatch.setattr(tool_eval, "answer_with_tools", spy)
+    out = tmp_path / "ev"
+    rc = main(["eval", "--model", "smollm2-135m-instruct", "--data", str(sets / "ff.jsonl"), "--out", str(out),
+               "--mode", "tools", "--retrieval.index", str(library_index), "retrieval.k=2", "eval.max_tool_rounds=1",
+               *FAST])
+    assert rc == 0
+    assert len(asked) == 6 and sum("beat frequency" in q for q in asked) >= 1  # 3 without, 3 with passages
+    assert "(tools): physics with - without retrieval" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    block = metrics["tool_sets"][str(sets / "ff.jsonl")]
+    rb = block["retrieval"]
+    assert rb["with"]["retrieval_recall"]["mean"] == 1.0 and rb["with"]["retrieval_recall"]["n"] == 2
+    assert {"physics", "tool_call"} <= set(rb["comparison"]) and "physics" in rb["lost_gained"]
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["mode"] == "tools" and p["retrieval"]["passages"] and "retrieval_answer" in p for p in preds)
+    assert "answered with the program tool" in (out / "retrieval.md").read_text()
+    assert not list(out.glob("answers_*"))
+
+
 @pytest.mark.slow
 def test_run_with_retrieval_aware_training_reports_lost_and_gained(sets, library_index, tmp_path):
     rc = main(["run", "--data", str(sets / "ff.jsonl"), "--eval-data", str(sets / "ff.jsonl"), f"output_dir={tmp_path}",
@@ -205,3 +235,27 @@ def test_config_keys_as_flags():
     assert dotted_flags_as_overrides(["ask", "--retrieval.index", "IDX", "--max-new-tokens", "8", "Why?", "--retrieval.k=2"]) == [
         "ask", "--max-new-tokens", "8", "Why?", "retrieval.index=IDX", "retrieval.k=2"]
     assert dotted_flags_as_overrides(["eval", "--out", "o.d"]) == ["eval", "--out", "o.d"]  # a dot in a value is not a key
+
+
+def test_run_in_both_modes_with_retrieval_pairs_each_mode(sets, library_index, tmp_path, tiny_llama_dir):
+    # tiny random Llama (fast; it writes no code, so its tools-mode answers are "no tool call" rows)
+    rc = main(["run", "--model", str(tiny_llama_dir), "--data", str(sets / "ff.jsonl"), "--eval-data",
+               str(sets / "ff.jsonl"), f"output_dir={tmp_path}", "name=rag-tools", "eval.mode=both",
+               f"retrieval.index={library_index}", "retrieval.k=2", "train.max_steps=2", "train.batch_size=2",
+               "train.grad_accum=1", "train.warmup_steps=0", "train.report_to=[]", "eval.max_tool_rounds=1", *FAST])
+    assert rc == 0
+    run = tmp_path / "rag-tools"
+    metrics = json.loads((run / "metrics.json").read_text())
+    (name, tools), = metrics["tool_sets"].items()
+    for block in (metrics["sets"][name], tools):  # plain and tools mode, each with vs without passages
+        r = block["retrieval"]
+        assert set(r) == {"base", "tuned", "tuned_vs_base_with_retrieval", "training_effect", "data_retrieval"}
+        assert r["tuned"]["with"]["retrieval_recall"]["mean"] == 1.0
+    assert "tool_call" in tools["retrieval"]["base"]["comparison"]
+    preds = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 3
+    for p in preds:
+        assert {"tuned_retrieval_answer", "tuned_tools_answer", "tuned_tools_retrieval_answer"} <= set(p)
+        assert p["tuned_tools_retrieval"]["tool_stop"] == "no_tool_call" and p["retrieval"]["passages"]
+    report = (run / "report.md").read_text()
+    assert report.count("With vs without retrieval") == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from process_helpers import stop_process
 
 from physlora.errors import PhysloraError
 from physlora.retrieval.index import build_index
@@ -113,12 +114,7 @@ def chroma_server(tmp_path_factory):
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_chroma_server_store_same_results_and_swaps_collections(library, tmp_path, chroma_server, library_index):

@@ -46,12 +46,20 @@ def _citation_scores(answer: str, context, record: Record) -> dict:
 
 
 def evaluate_with_retrieval(model, tokenizer, records: list[Record], cfg: RunConfig, retriever, *, semantic=None,
-                            seed: int = 0, label: str = "eval", cache: Path | None = None, style=None) -> EvalOutput:
+                            seed: int = 0, label: str = "eval", cache: Path | None = None, style=None,
+                            sandbox=None) -> EvalOutput:
     """The model on `records` with retrieved passages in every prompt; rows keep the original question and
-    record the passages (chunk ids, scores), citations and retrieval scores."""
+    record the passages (chunk ids, scores), citations and retrieval scores. With a `sandbox`, free-form
+    questions are answered in tools mode (physlora.evaluation.tool_eval), the passages in the same question."""
     augmented, contexts = for_evaluation(records, retriever, tokenizer, cfg.retrieval)
-    out = evaluate_records(model, tokenizer, augmented, cfg.eval, system_prompt=cfg.system_prompt, semantic=None,
-                           seed=seed, label=f"{label} + retrieval", cache=cache, style=style)
+    if sandbox is None:
+        out = evaluate_records(model, tokenizer, augmented, cfg.eval, system_prompt=cfg.system_prompt, semantic=None,
+                               seed=seed, label=f"{label} + retrieval", cache=cache, style=style)
+    else:
+        from physlora.evaluation.tool_eval import evaluate_with_tools
+
+        out = evaluate_with_tools(model, tokenizer, augmented, cfg.eval, system_prompt=cfg.system_prompt,
+                                  sandbox=sandbox, seed=seed, label=f"{label} + retrieval", cache=cache)
     by_id = {r.id: (r, c) for r, c in zip(records, contexts)}
     for row in out.rows:
         record, context = by_id[row["id"]]
@@ -66,8 +74,10 @@ def evaluate_with_retrieval(model, tokenizer, records: list[Record], cfg: RunCon
         answers = [strip_citations(row["prediction"]) for row in out.rows]
         for row, s in zip(out.rows, semantic.similarity(answers, [r["reference"] for r in out.rows])):
             row["semantic"] = s
-    names = (MC_METRICS if out.kind == "mc" else FREEFORM_METRICS) + RETRIEVAL_METRICS
-    return summarize(out.kind, out.rows, names, cfg.eval.bootstrap_resamples, seed)
+    names = (out.metric_names if out.mode == "tools" else MC_METRICS if out.kind == "mc" else FREEFORM_METRICS)
+    summary = summarize(out.kind, out.rows, names + RETRIEVAL_METRICS, cfg.eval.bootstrap_resamples, seed)
+    summary.mode, summary.tools = out.mode, out.tools
+    return summary
 
 
 def _count_ci(flags: list[float], n_resamples: int, seed: int) -> tuple[int, list[float]]:

@@ -63,12 +63,9 @@ def evaluate_sets(
                                               retriever=retriever)
                 predictions += rows
             if name in tool_sets and is_main_process():  # the program tool: rank 0 alone (one sandbox)
-                tool_cache = cache.with_name(cache.stem + "_tools.json")
-                out = evaluate_tool_set(loaded.model, loaded.tokenizer, recs, cfg, path=tool_cache, label=name,
-                                        resume=resume, semantic=semantic, sandbox=sandbox)
-                tool_blocks[name] = tool_eval_set(name, out, plain, cfg)
-                predictions += [{"set": name, "mode": "tools", **r} for r in out.rows]
-                caches.append(tool_cache)
+                tool_blocks[name], rows = _tool_set(name, recs, plain, cache, caches, cfg, loaded, semantic, sandbox,
+                                                    retriever, resume)
+                predictions += rows
     result = EvalMetrics(model=model_name, adapter=adapter, sets=sets, tool_sets=tool_blocks, environment=environment())
     if is_main_process():
         write_json(out_dir / "metrics.json", result_json(result))
@@ -79,3 +76,18 @@ def evaluate_sets(
             cache.unlink(missing_ok=True)
         print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'predictions.jsonl'}")  # rank 0 alone wrote them
     return result
+
+
+def _tool_set(name: str, recs, plain, cache: Path, caches: list[Path], cfg: RunConfig, loaded, semantic, sandbox,
+              retriever, resume: bool):
+    """One set in tools mode (and again with passages when there is an index): its block and prediction rows."""
+    tool_cache = cache.with_name(cache.stem + "_tools.json")
+    out = evaluate_tool_set(loaded.model, loaded.tokenizer, recs, cfg, path=tool_cache, label=name,
+                            resume=resume, semantic=semantic, sandbox=sandbox)
+    block = tool_eval_set(name, out, plain, cfg)
+    rows = [{"set": name, "mode": "tools", **r} for r in out.rows]
+    caches.append(tool_cache)
+    if retriever is not None:  # the tools-mode answers again with passages, paired
+        rows = rx.add_to_tool_set(block, out, rows, tool_cache, caches, resume=resume, name=name, loaded=loaded,
+                                  records=recs, cfg=cfg, semantic=semantic, retriever=retriever, sandbox=sandbox)
+    return block, rows

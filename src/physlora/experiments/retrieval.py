@@ -23,8 +23,6 @@ def open_retriever(cfg: RunConfig):
         return None
     from physlora.retrieval.search import Retriever
 
-    if cfg.eval.mode != "plain":  # tools-mode evaluation is left as it is; `ask --tools` does get passages
-        say("retrieval: the plain-mode evaluations are run with and without passages; tools-mode ones without")
     return Retriever.open(cfg.retrieval.index)
 
 
@@ -40,19 +38,36 @@ def training_records(records: list[Record], cfg: RunConfig, retriever, tokenizer
     return out
 
 
-def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic, retriever
-                   ) -> EvalOutput:
-    """Evaluate with passages, kept in the run folder like the plain evaluations (reused by --resume)."""
+def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cfg: RunConfig, semantic, retriever,
+                   sandbox=None) -> EvalOutput:
+    """Evaluate with passages, kept in the run folder like the plain evaluations (reused by --resume). With a
+    `sandbox`: in tools mode, on this rank alone (tools-mode evaluation runs on rank 0 with one sandbox)."""
     from physlora.evaluation.cache import evaluate_cached
 
-    def evaluate(partial: Path) -> EvalOutput:
-        say(f"evaluating {label} with retrieval (k={cfg.retrieval.k}, {cfg.retrieval.index})")
-        return evaluate_with_retrieval(model, tok, records, cfg, retriever, semantic=semantic, seed=cfg.seed,
-                                       label=label, cache=partial, style=prompt_style(cfg, records))
+    mode = "" if sandbox is None else " in tools mode"
 
-    out = evaluate_cached(path, records, evaluate, resume=resume, say=say)
-    print_metrics(f"{label} + retrieval", out)
+    def evaluate(partial: Path) -> EvalOutput:
+        say(f"evaluating {label}{mode} with retrieval (k={cfg.retrieval.k}, {cfg.retrieval.index})")
+        return evaluate_with_retrieval(model, tok, records, cfg, retriever, semantic=semantic, seed=cfg.seed,
+                                       label=label, cache=partial, style=prompt_style(cfg, records), sandbox=sandbox)
+
+    out = evaluate_cached(path, records, evaluate, resume=resume, say=say, sharded=sandbox is None)
+    print_metrics(f"{label}{' (tools)' if sandbox is not None else ''} + retrieval", out)
     return out
+
+
+def add_to_tool_set(block, tools_out: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
+                    name: str, loaded, records, cfg: RunConfig, semantic, retriever, sandbox) -> list[dict]:
+    """`physlora eval --mode tools|both` with an index: the tools-mode answers again with passages, paired with
+    the tools-mode answers without them into block.retrieval (as add_to_eval_set does for plain answers)."""
+    cache = cache.with_name(cache.stem + "_retrieval.json")
+    with_out = with_retrieval(cache, resume, name, loaded.model, loaded.tokenizer, records, cfg, semantic, retriever,
+                              sandbox)
+    block.retrieval = retrieval_block(tools_out, with_out, cfg, cfg.seed)
+    for line in summary_lines(f"{name} (tools)", block.retrieval):
+        say(line)
+    caches.append(cache)
+    return merge_predictions(rows, with_out.rows)
 
 
 def add_to_eval_set(block, plain: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
@@ -114,15 +129,23 @@ def report_eval(out_dir: Path, result: dict) -> None:
     print(terminal_text(text))
 
 
-def paired_retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_with: EvalOutput) -> None:
-    """Beside each paired prediction of a run: the base and tuned answers with retrieval, and what was retrieved."""
+def paired_retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_with: EvalOutput, prefix: str = "") -> None:
+    """Beside each paired prediction of a run: the base and tuned answers with retrieval, and what was retrieved
+    (prefix "_tools": the tools-mode answers with retrieval, `{label}_tools_retrieval_answer`, their programs in
+    `{label}_tools_retrieval`)."""
     by_id = {label: {r["id"]: r for r in out.rows} for label, out in (("base", base_with), ("tuned", tuned_with))}
     for row in rows:
         for label in ("base", "tuned"):
-            w = by_id[label].get(row["id"], {})
-            row[f"{label}_retrieval_answer"] = w.get("prediction")
-            row[f"{label}_citations"] = w.get("citations")
-        row["retrieval"] = by_id["base"].get(row["id"], {}).get("retrieval")
+            w = by_id[label].get(row["id"])
+            if w is None:
+                continue
+            row[f"{label}{prefix}_retrieval_answer"] = w.get("prediction")
+            row[f"{label}{prefix}_citations"] = w.get("citations")
+            if prefix:
+                from physlora.experiments.tool_mode import TOOL_FIELDS
+
+                row[f"{label}{prefix}_retrieval"] = {k: w[k] for k in TOOL_FIELDS if k in w}
+        row.setdefault("retrieval", by_id["base"].get(row["id"], {}).get("retrieval"))
 
 
 def run_block(base: EvalOutput, base_with: EvalOutput, tuned: EvalOutput, tuned_with: EvalOutput, cfg: RunConfig) -> dict:

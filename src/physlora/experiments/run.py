@@ -48,14 +48,19 @@ def run(cfg: RunConfig, *, overwrite: bool = False, resume: bool = False, callba
         bases = evaluate_all(start, loaded.tokenizer, plain_sets, cfg, "base", resume)
         bases_with = evaluate_all_with_retrieval(start, loaded.tokenizer, plain_sets, cfg, "base", resume, retriever)
         base_tools = evaluate_all(start, loaded.tokenizer, tool_sets, cfg, "base", resume, sandbox)
+        base_tools_with = evaluate_all_with_retrieval(start, loaded.tokenizer, tool_sets, cfg, "base", resume,
+                                                      retriever, sandbox)
         model, train_summary = fine_tune(start, loaded.tokenizer, data, cfg, resume, callbacks, sandbox, retriever)
         tuneds = evaluate_all(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, adapter=run_dir / "adapter")
         tuneds_with = evaluate_all_with_retrieval(model, loaded.tokenizer, plain_sets, cfg, "tuned", resume, retriever)
         tuned_tools = evaluate_all(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume, sandbox)
+        tuned_tools_with = evaluate_all_with_retrieval(model, loaded.tokenizer, tool_sets, cfg, "tuned", resume,
+                                                       retriever, sandbox)
 
     if is_main_process():
         write_results(run_dir, cfg, data, plain_sets, bases, tuneds, train_summary, time.perf_counter() - started,
-                      tools=(list(tool_sets), base_tools, tuned_tools), with_retrieval=(bases_with, tuneds_with))
+                      tools=(list(tool_sets), base_tools, tuned_tools), with_retrieval=(bases_with, tuneds_with),
+                      tools_with_retrieval=(base_tools_with, tuned_tools_with))
         from physlora.report.markdown import build_report
 
         say(f"report: {build_report(run_dir)}")
@@ -85,14 +90,16 @@ def evaluate_all(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunC
 
 
 def evaluate_all_with_retrieval(model, tokenizer, eval_sets: dict[str, list[Record]], cfg: RunConfig, label: str,
-                                resume: bool, retriever) -> list[EvalOutput]:
-    """With `retrieval.index`: `model` on every plain-mode eval set again, passages in every prompt (every rank
-    its shard, like the plain evaluation: evaluate_records gathers across ranks)."""
-    if retriever is None or not eval_sets:
+                                resume: bool, retriever, sandbox=None) -> list[EvalOutput]:
+    """With `retrieval.index`: `model` on every eval set again, passages in every prompt: plain answers on
+    every rank (each its shard, like the plain evaluation: evaluate_records gathers across ranks); with a
+    `sandbox`, answers with the program tool, on rank 0 only (as evaluate_all)."""
+    if retriever is None or not eval_sets or (sandbox is not None and not is_main_process()):
         return []
     semantic = semantic_scorer(cfg, list(eval_sets.values()))
-    return [rx.with_retrieval(cfg.run_dir / f"eval_{label}_{i}_retrieval.json", resume, f"the {label} model on {name}",
-                              model, tokenizer, records, cfg, semantic, retriever)
+    suffix = "" if sandbox is None else "_tools"
+    return [rx.with_retrieval(cfg.run_dir / f"eval_{label}{suffix}_{i}_retrieval.json", resume,
+                              f"the {label} model on {name}", model, tokenizer, records, cfg, semantic, retriever, sandbox)
             for i, (name, records) in enumerate(eval_sets.items())]
 
 
@@ -170,10 +177,11 @@ def keep_eval_answer_kinds(data: RunData, kinds: list[str] | None) -> RunData:
 def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict[str, list[Record]], bases: list[EvalOutput],
                   tuneds: list[EvalOutput], train_summary: TrainSummary, seconds: float,
                   tools: tuple[list[str], list[EvalOutput], list[EvalOutput]] = ([], [], []),
-                  with_retrieval: tuple[list[EvalOutput], list[EvalOutput]] = ([], [])) -> None:
+                  with_retrieval: tuple[list[EvalOutput], list[EvalOutput]] = ([], []),
+                  tools_with_retrieval: tuple[list[EvalOutput], list[EvalOutput]] = ([], [])) -> None:
     """metrics.json (every set: base, tuned, paired comparison; in tools mode also tools - plain; with an index
-    also with vs without retrieval) and predictions.jsonl (base and tuned answers, with tools-mode answers and
-    their programs, and the answers with retrieval beside them)."""
+    also with vs without retrieval, in each mode) and predictions.jsonl (base and tuned answers, with tools-mode
+    answers and their programs, and the answers with retrieval beside them)."""
     from physlora.evaluation.summary import compare
 
     sets = {
@@ -192,6 +200,11 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict
             for line in rx.summary_lines(f"{name} {label}", sets[name].retrieval[label]):
                 say(line)
     tool_sets = {name: paired_tool_set(name, b, t, *plain.get(name, (None, None)), cfg) for name, b, t in zip(*tools)}
+    for name, base_t, tuned_t, base_w, tuned_w in zip(*tools, *tools_with_retrieval):
+        tool_sets[name].retrieval = rx.run_block(base_t, base_w, tuned_t, tuned_w, cfg)
+        for label in ("base", "tuned"):
+            for line in rx.summary_lines(f"{name} {label} (tools)", tool_sets[name].retrieval[label]):
+                say(line)
     metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, tool_sets=tool_sets, train=train_summary,
                          seconds_total=seconds)
     write_json(run_dir / "metrics.json", result_json(metrics))
@@ -200,6 +213,8 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict
         rx.paired_retrieval_predictions(rows[name], base_w, tuned_w)
     for name, b, t in zip(*tools):
         rows[name] = add_tool_predictions(rows.get(name, []), name, {"base": b, "tuned": t})
+    for name, base_w, tuned_w in zip(tools[0], *tools_with_retrieval):
+        rx.paired_retrieval_predictions(rows[name], base_w, tuned_w, prefix="_tools")
     write_jsonl(run_dir / "predictions.jsonl", [row for set_rows in rows.values() for row in set_rows])
 
 

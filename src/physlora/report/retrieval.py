@@ -65,12 +65,14 @@ def eval_document(metrics: dict) -> Document:
     doc = Document(title="physlora eval with retrieval")
     doc.blocks.append(heading(1, "Retrieval: ", Code(str(metrics.get("model"))),
                               *([" + ", Code(str(metrics["adapter"]))] if metrics.get("adapter") else [])))
-    for name, block in metrics["sets"].items():
+    blocks = [(name, block, "") for name, block in metrics["sets"].items()]
+    blocks += [(name, block, ", answered with the program tool") for name, block in metrics.get("tool_sets", {}).items()]
+    for name, block, mode in blocks:
         rb = block.get("retrieval")
         if not rb:
             continue
-        doc.blocks += [heading(2, name, f" ({block['kind']}, n = {block['n']}): with vs without retrieval"), _setup(rb),
-                       with_without_table(block["metrics"], rb), *lost_gained_table(rb), *quality(rb)]
+        doc.blocks += [heading(2, name, f" ({block['kind']}{mode}, n = {block['n']}): with vs without retrieval"),
+                       _setup(rb), with_without_table(block["metrics"], rb), *lost_gained_table(rb), *quality(rb)]
     return doc
 
 

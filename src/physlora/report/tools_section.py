@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from physlora.report.document import Block, CodeBlock, Strong, heading, paragraph, table
+from physlora.report.retrieval import run_section
 from physlora.results.schema import Comparison, Interval, RunMetrics, ToolSummary
 
 OUTCOMES = {  # evaluation/tool_eval.py: tool_outcome
@@ -121,4 +122,5 @@ def tool_sections(metrics: RunMetrics, predictions: list[dict]) -> list[Block]:
                        table(["outcome", "answers"], outcomes)]
         for k, ex in enumerate(worked_examples(rows), 1):
             blocks += _example_blocks(k, ex)
+        blocks += run_section(block)  # tools mode with vs without retrieval, when the run used an index
     return blocks
