@@ -88,6 +88,6 @@ def _tool_set(name: str, recs, plain, cache: Path, caches: list[Path], cfg: RunC
     rows = [{"set": name, "mode": "tools", **r} for r in out.rows]
     caches.append(tool_cache)
     if retriever is not None:  # the tools-mode answers again with passages, paired
-        rows = rx.add_to_tool_set(block, out, rows, tool_cache, caches, resume=resume, name=name, loaded=loaded,
+        rows = rx.add_to_eval_set(block, out, rows, tool_cache, caches, resume=resume, name=name, loaded=loaded,
                                   records=recs, cfg=cfg, semantic=semantic, retriever=retriever, sandbox=sandbox)
     return block, rows

@@ -56,28 +56,16 @@ def with_retrieval(path: Path, resume: bool, label: str, model, tok, records, cf
     return out
 
 
-def add_to_tool_set(block, tools_out: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
-                    name: str, loaded, records, cfg: RunConfig, semantic, retriever, sandbox) -> list[dict]:
-    """`physlora eval --mode tools|both` with an index: the tools-mode answers again with passages, paired with
-    the tools-mode answers without them into block.retrieval (as add_to_eval_set does for plain answers)."""
+def add_to_eval_set(block, plain: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
+                    name: str, loaded, records, cfg: RunConfig, semantic, retriever, sandbox=None) -> list[dict]:
+    """`physlora eval` with an index: the set again with passages, paired with the answers without them (`plain`)
+    into block.retrieval; returns the prediction rows with the answers with retrieval beside the others. With a
+    `sandbox`, `plain` and the answers with passages are both tools-mode answers."""
     cache = cache.with_name(cache.stem + "_retrieval.json")
     with_out = with_retrieval(cache, resume, name, loaded.model, loaded.tokenizer, records, cfg, semantic, retriever,
                               sandbox)
-    block.retrieval = retrieval_block(tools_out, with_out, cfg, cfg.seed)
-    for line in summary_lines(f"{name} (tools)", block.retrieval):
-        say(line)
-    caches.append(cache)
-    return merge_predictions(rows, with_out.rows)
-
-
-def add_to_eval_set(block, plain: EvalOutput, rows: list[dict], cache: Path, caches: list[Path], *, resume: bool,
-                    name: str, loaded, records, cfg: RunConfig, semantic, retriever) -> list[dict]:
-    """`physlora eval` with an index: the set again with passages, paired with the plain run into
-    block.retrieval; returns the prediction rows with the answers with retrieval beside the plain ones."""
-    cache = cache.with_name(cache.stem + "_retrieval.json")
-    with_out = with_retrieval(cache, resume, name, loaded.model, loaded.tokenizer, records, cfg, semantic, retriever)
     block.retrieval = retrieval_block(plain, with_out, cfg, cfg.seed)
-    for line in summary_lines(name, block.retrieval):
+    for line in summary_lines(name if sandbox is None else f"{name} (tools)", block.retrieval):
         say(line)
     caches.append(cache)
     return merge_predictions(rows, with_out.rows)
@@ -133,6 +121,8 @@ def paired_retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_
     """Beside each paired prediction of a run: the base and tuned answers with retrieval, and what was retrieved
     (prefix "_tools": the tools-mode answers with retrieval, `{label}_tools_retrieval_answer`, their programs in
     `{label}_tools_retrieval`)."""
+    from physlora.experiments.tool_mode import TOOL_FIELDS
+
     by_id = {label: {r["id"]: r for r in out.rows} for label, out in (("base", base_with), ("tuned", tuned_with))}
     for row in rows:
         for label in ("base", "tuned"):
@@ -142,10 +132,17 @@ def paired_retrieval_predictions(rows: list[dict], base_with: EvalOutput, tuned_
             row[f"{label}{prefix}_retrieval_answer"] = w.get("prediction")
             row[f"{label}{prefix}_citations"] = w.get("citations")
             if prefix:
-                from physlora.experiments.tool_mode import TOOL_FIELDS
-
                 row[f"{label}{prefix}_retrieval"] = {k: w[k] for k in TOOL_FIELDS if k in w}
         row.setdefault("retrieval", by_id["base"].get(row["id"], {}).get("retrieval"))
+
+
+def attach_run_block(block, name: str, base: EvalOutput, base_with: EvalOutput, tuned: EvalOutput,
+                     tuned_with: EvalOutput, cfg: RunConfig, mode: str = "") -> None:
+    """block.retrieval = run_block(...), its summary lines on the terminal ("{name} {base|tuned}{mode}: ...")."""
+    block.retrieval = run_block(base, base_with, tuned, tuned_with, cfg)
+    for label in ("base", "tuned"):
+        for line in summary_lines(f"{name} {label}{mode}", block.retrieval[label]):
+            say(line)
 
 
 def run_block(base: EvalOutput, base_with: EvalOutput, tuned: EvalOutput, tuned_with: EvalOutput, cfg: RunConfig) -> dict:

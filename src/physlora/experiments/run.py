@@ -195,16 +195,10 @@ def write_results(run_dir: Path, cfg: RunConfig, data: RunData, plain_sets: dict
     }
     plain = {name: (b, t) for name, b, t in zip(plain_sets, bases, tuneds)}
     for name, base_w, tuned_w in zip(plain, *with_retrieval):
-        sets[name].retrieval = rx.run_block(plain[name][0], base_w, plain[name][1], tuned_w, cfg)
-        for label in ("base", "tuned"):
-            for line in rx.summary_lines(f"{name} {label}", sets[name].retrieval[label]):
-                say(line)
+        rx.attach_run_block(sets[name], name, plain[name][0], base_w, plain[name][1], tuned_w, cfg)
     tool_sets = {name: paired_tool_set(name, b, t, *plain.get(name, (None, None)), cfg) for name, b, t in zip(*tools)}
     for name, base_t, tuned_t, base_w, tuned_w in zip(*tools, *tools_with_retrieval):
-        tool_sets[name].retrieval = rx.run_block(base_t, base_w, tuned_t, tuned_w, cfg)
-        for label in ("base", "tuned"):
-            for line in rx.summary_lines(f"{name} {label} (tools)", tool_sets[name].retrieval[label]):
-                say(line)
+        rx.attach_run_block(tool_sets[name], name, base_t, base_w, tuned_t, tuned_w, cfg, mode=" (tools)")
     metrics = RunMetrics(config=cfg.model_dump(mode="json"), sets=sets, tool_sets=tool_sets, train=train_summary,
                          seconds_total=seconds)
     write_json(run_dir / "metrics.json", result_json(metrics))

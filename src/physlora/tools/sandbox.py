@@ -121,14 +121,11 @@ class _Worker:
         )
         ready = self._read_line(self.START_TIMEOUT)
         if not _is_ready(ready):
-            self.proc.kill()  # a worker that printed something else or hung is not reused
-            self.proc.wait()
             why = self._log_tail() or (ready or "").strip()[:200] or "no output"  # read before close() closes the log
-            self.close()
-            last = why.splitlines()[-1] if why else why
+            self.close()  # stops a worker that printed something else or hung
             raise PhysloraError(
-                f"the program sandbox did not start ({last}); check that `{sys.executable} -m physlora.tools.zygote` "
-                "runs (numpy, sympy, pint, scipy installed)")
+                f"the program sandbox did not start ({why.splitlines()[-1]}); check that `{sys.executable} -m "
+                "physlora.tools.zygote` runs (numpy, sympy, pint, scipy installed)")
 
     def _read_line(self, timeout: float) -> str | None:
         assert self.proc.stdout is not None
