@@ -51,6 +51,50 @@ def test_token_budget_batches_cover_every_index_once_within_the_budget(budget, m
         assert len(batches) == 1
 
 
+def _cost(batches, lengths, prefixes, pass_cost):
+    return sum(pass_cost + len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b) / 8) for b in batches)
+
+
+def _partitions(order):
+    """Every way to cut `order` into contiguous runs."""
+    if not order:
+        yield []
+        return
+    for k in range(1, len(order) + 1):
+        for rest in _partitions(order[k:]):
+            yield [order[:k], *rest]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("pass_cost", [1, 10, 60])
+def test_cheapest_batches_cost_no_more_than_any_cut_of_the_sorted_rows(seed, pass_cost):
+    import random
+
+    rng = random.Random(seed)
+    lengths = [rng.choice([1, 2, 3, 20, 21, 40, 80]) for _ in range(8)]
+    prefixes = [rng.choice([0, 5, 60]) for _ in range(8)]
+    budget, max_rows = 200, 5
+    batches = list(token_budget_batches(lengths, budget, prefixes=prefixes, max_rows=max_rows, pass_cost=pass_cost))
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    for b in batches:
+        assert len(b) == 1 or (len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b)) <= budget
+                               and len(b) <= max_rows)
+    order = [i for b in batches for i in b]
+    assert [(lengths[i], prefixes[i]) for i in order] == sorted(zip(lengths, prefixes), reverse=True)
+    feasible = [p for p in _partitions(order) if all(
+        len(b) == 1 or (len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b)) <= budget
+                        and len(b) <= max_rows) for b in p)]
+    assert _cost(batches, lengths, prefixes, pass_cost) == pytest.approx(
+        min(_cost(p, lengths, prefixes, pass_cost) for p in feasible))
+
+
+def test_cheapest_batches_split_long_from_short_rows_and_keep_equal_rows_together():
+    # one pass of [40, 40, 2, 2] pays 160 tokens; two passes pay 80 + 4 + a pass
+    assert list(token_budget_batches([40, 2, 40, 2], 1000, pass_cost=10)) == [[0, 2], [1, 3]]
+    # a pass dearer than the padding it saves: one batch
+    assert list(token_budget_batches([40, 2, 40, 2], 1000, pass_cost=100)) == [[0, 2, 1, 3]]
+
+
 def test_token_budget_batches_shortest_first_and_ties_keep_order():
     assert list(token_budget_batches([2, 1, 2, 1], 4, longest_first=False)) == [[1, 3], [0, 2]]
 

@@ -53,8 +53,14 @@ def tiny_llama(tiny_llama_dir):
     return AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
 
 
-@pytest.mark.parametrize("tokens_per_batch", [40, 4096])
-def test_a_prefix_tree_over_many_questions_gives_the_scores_of_each_request_alone(tiny_llama, tokens_per_batch):
+@pytest.mark.parametrize("tokens_per_batch,held_batches", [(40, 8), (40, 1), (4096, 8)])
+def test_a_prefix_tree_over_many_questions_gives_the_scores_of_each_request_alone(tiny_llama, tokens_per_batch,
+                                                                                   held_batches, monkeypatch):
+    """Whatever the batches and however many waves of held prefix caches (40 tokens, 1 batch held: the children
+    of each node batch run before the next node batch; 8 held: of several together; 4096: of all at once)."""
+    import physlora.scoring.batched as batched
+
+    monkeypatch.setattr(batched, "HELD_BATCHES", held_batches)
     requests = _random_requests(tiny_llama.config.vocab_size)
     alone = _alone(tiny_llama, requests)
     together = score_requests(tiny_llama, requests, pad_id=0, tokens_per_batch=tokens_per_batch)

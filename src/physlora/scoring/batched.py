@@ -8,8 +8,10 @@ of many questions into few forward passes.
   its parent, and every request runs only its own tail. Nodes and tails of many questions share one forward
   pass: their parents' caches are right-padded to the longest, so positions are given explicitly (parent
   length + offset) and the attention mask hides the padding between parent and tail.
-* Batches are cut by a token budget (rows x padded width, the cached part included), after sorting by length,
-  so little is padding and a batch of long rows is not many times bigger than one of short rows.
+* Batches are cut within a token budget (rows x padded width, the cached part included), after sorting by the
+  tokens each row runs, at the cuts that cost least: a pass's fixed cost (on a CPU, reading every weight once)
+  against the padding a bigger batch carries. The caches of many questions' prefixes are held together (a few
+  batches' worth), so their tails are sorted and batched as one pool, not a handful at a time.
 * Logits only where a score is read: the positions that predict a scored token, the last position of a
   request that asks for next-token candidates, a node's last position when a tail's first token is scored.
 
@@ -32,6 +34,17 @@ from physlora.models.forward import cache_of, logits_at, supports_logits_mask, s
 # A prefix runs on its own only if that saves at least this many token computations ((members - 1) x its
 # length): below it, the extra pass and the KV copies cost about what they save.
 MIN_SAVED_TOKENS = 8
+# The KV caches of prefixes (question nodes) are held until they hold about this many batches' worth of tokens, and
+# then all their children are scored together: the memory of a few forward passes' KV buys batches of tails from
+# many questions, sorted by length, instead of the tails of one batch of nodes.
+HELD_BATCHES = 8
+# What one forward pass costs beyond its tokens, in tokens (batching.token_budget_batches cuts batches to minimise
+# passes x this + padded tokens). On a CPU a pass streams every weight from memory once: SmolLM2-135M, 2 cores,
+# one token after a 60-token prefix takes 64 ms, as long as 47 tokens in a large batch (740 tokens/s); the ratio
+# (2 x FLOP/s over memory bandwidth) hardly depends on the model. On a GPU a pass is kernel launches, worth
+# thousands of tokens: there the budget, not the padding, ends a batch.
+PASS_COST_TOKENS = {"cpu": 48}
+GPU_PASS_COST_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -148,7 +161,9 @@ class _Run:
     def __init__(self, model, requests, pad_id, tokens_per_batch, max_rows, progress):
         self.model, self.requests, self.pad_id = model, requests, pad_id
         self.budget, self.max_rows, self.progress = tokens_per_batch, max_rows, progress
+        self.held_tokens = HELD_BATCHES * tokens_per_batch  # cached prefix tokens held at once, about
         self.device = next(model.parameters()).device
+        self.pass_cost = PASS_COST_TOKENS.get(self.device.type, GPU_PASS_COST_TOKENS)
         self.out: list[Score | None] = [None] * len(requests)
 
     def children_of(self, parents: list[_Node]) -> None:
@@ -173,16 +188,28 @@ class _Run:
             if self.progress:
                 self.progress(len(batch))
         nodes = [(n, _Segment(n.owner, n.start, n.end, p)) for p in parents for n in p.nodes]
+        wave: list[_Node] = []
         for batch in self._batches([seg for _, seg in nodes]):
             ran = [nodes[i][0] for i in batch]
             self._run_nodes(ran, [nodes[i][1] for i in batch])
-            self.children_of(ran)
-            for n in ran:
-                n.kv = n.head = None
+            wave += ran
+            if sum(n.end for n in wave) >= self.held_tokens:
+                self._descend(wave)
+                wave = []
+        if wave:
+            self._descend(wave)
+
+    def _descend(self, wave: list[_Node]) -> None:
+        """The subtrees of a wave of nodes whose caches are held: their children of all the wave's nodes batch
+        together (a batch of short tails from few parents would be mostly padding and per-pass overhead)."""
+        self.children_of(wave)
+        for n in wave:
+            n.kv = n.head = None
 
     def _batches(self, segments: list[_Segment]) -> list[list[int]]:
-        lengths = [s.parent.end + s.end - s.start for s in segments]
-        return list(token_budget_batches(lengths, self.budget, max_rows=self.max_rows))
+        return list(token_budget_batches([s.end - s.start for s in segments], self.budget,
+                                         prefixes=[s.parent.end for s in segments], max_rows=self.max_rows,
+                                         pass_cost=self.pass_cost))
 
     def _inputs(self, batch: list[_Segment]) -> dict:
         """Padded segment ids; with parents, their caches (right-padded), the mask over both, explicit positions."""
