@@ -74,16 +74,17 @@ def test_cheapest_batches_cost_no_more_than_any_cut_of_the_sorted_rows(seed, pas
     lengths = [rng.choice([1, 2, 3, 20, 21, 40, 80]) for _ in range(8)]
     prefixes = [rng.choice([0, 5, 60]) for _ in range(8)]
     budget, max_rows = 200, 5
+
+    def fits(b):
+        return len(b) == 1 or (len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b)) <= budget
+                               and len(b) <= max_rows)
+
     batches = list(token_budget_batches(lengths, budget, prefixes=prefixes, max_rows=max_rows, pass_cost=pass_cost))
     assert sorted(i for b in batches for i in b) == list(range(8))
-    for b in batches:
-        assert len(b) == 1 or (len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b)) <= budget
-                               and len(b) <= max_rows)
+    assert all(fits(b) for b in batches)
     order = [i for b in batches for i in b]
     assert [(lengths[i], prefixes[i]) for i in order] == sorted(zip(lengths, prefixes), reverse=True)
-    feasible = [p for p in _partitions(order) if all(
-        len(b) == 1 or (len(b) * (max(lengths[i] for i in b) + max(prefixes[i] for i in b)) <= budget
-                        and len(b) <= max_rows) for b in p)]
+    feasible = [p for p in _partitions(order) if all(fits(b) for b in p)]
     assert _cost(batches, lengths, prefixes, pass_cost) == pytest.approx(
         min(_cost(p, lengths, prefixes, pass_cost) for p in feasible))
 

@@ -189,13 +189,15 @@ class _Run:
                 self.progress(len(batch))
         nodes = [(n, _Segment(n.owner, n.start, n.end, p)) for p in parents for n in p.nodes]
         wave: list[_Node] = []
+        held = 0  # cached tokens the wave holds
         for batch in self._batches([seg for _, seg in nodes]):
             ran = [nodes[i][0] for i in batch]
             self._run_nodes(ran, [nodes[i][1] for i in batch])
             wave += ran
-            if sum(n.end for n in wave) >= self.held_tokens:
+            held += sum(n.end for n in ran)
+            if held >= self.held_tokens:
                 self._descend(wave)
-                wave = []
+                wave, held = [], 0
         if wave:
             self._descend(wave)
 
