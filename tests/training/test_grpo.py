@@ -101,6 +101,13 @@ def test_a_few_grpo_steps_change_the_adapter(tmp_path):
     log_after = [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()]
     assert [r["step"] for r in log_after] == [1, 2, 3] and log_after[:2] == log
 
+    # --resume again from the finished run's last checkpoint (step 3 = max_steps): no step more, no reward call
+    again = load_model("smollm2-135m-instruct", device="cpu")
+    _, finished = train_grpo(again.model, again.tokenizer, ITEMS, tmp_path, lora=more.lora,
+                             train=more.train, system_prompt=SYSTEM, seed=3, resume=True)
+    assert finished.steps == 3 and finished.reward_counters["correctness"]["calls"] == 0
+    assert [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()] == log_after
+
 
 def test_init_adapter_that_is_not_an_adapter_is_a_clear_error(small, tmp_path):
     cfg = _cfg(f"train.init_adapter={tmp_path}")

@@ -132,3 +132,29 @@ def test_full_disk_stops_before_a_checkpoint_and_says_so(fixtures, tmp_path, mon
     with pytest.raises(PhysloraError, match="MB free") as e:
         train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train, system_prompt=SYSTEM)
     assert "--resume" in str(e.value) and not list(tmp_path.glob("checkpoints/checkpoint-*"))
+
+
+def test_resume_from_the_last_checkpoint_of_a_finished_run_trains_no_extra_step(tiny_llama_dir, fixtures, tmp_path):
+    """A run killed after its last checkpoint (step == max_steps) but before its adapter was written: --resume
+    must finish it from that checkpoint. (transformers' Trainer checks max_steps only after a step, so resuming
+    it there mid-epoch would train one step more: 12 rows / batch 4 = 3 steps an epoch, checkpoint-4 is mid-epoch.)"""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = load_config(None, ["train.max_steps=4", "train.batch_size=4", "train.grad_accum=1", "train.save_steps=2",
+                             "train.learning_rate=1e-3", "lora.target_modules=all-linear"])
+    records = load_records(str(fixtures / "mini.jsonl")).records
+    loaded = load_model(str(tiny_llama_dir), device="cpu")
+    train_lora(loaded.model, loaded.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train, system_prompt=SYSTEM)
+    log_before = (tmp_path / "train_log.jsonl").read_text()
+    shutil.rmtree(tmp_path / "adapter")  # what a kill -9 between the last checkpoint and the adapter save leaves
+    fresh = load_model(str(tiny_llama_dir), device="cpu")
+    _, resumed = train_lora(fresh.model, fresh.tokenizer, records, tmp_path, lora=cfg.lora, train=cfg.train,
+                            system_prompt=SYSTEM, resume=True)
+    assert resumed.steps == 4 and [r["step"] for r in resumed.losses] == [1, 2, 3, 4]
+    assert (tmp_path / "train_log.jsonl").read_text() == log_before
+    saved = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    checkpoint = load_file(str(tmp_path / "checkpoints" / "checkpoint-4" / "adapter_model.safetensors"))
+    assert saved.keys() == checkpoint.keys() and all(torch.equal(saved[k], checkpoint[k]) for k in saved)

@@ -34,3 +34,21 @@ def last_checkpoint(out_dir: Path, folder_name: str = "checkpoints") -> Path | N
     folder = out_dir / folder_name
     done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()] if folder.is_dir() else []
     return max(done, key=checkpoint_step, default=None)
+
+
+def finish_from_checkpoint(trainer, checkpoint: Path | None, max_steps: int) -> bool:
+    """Where `checkpoint` is the last step of the run (a kill landed after the final save), take the run's state
+    and adapter from the checkpoints and return True: the caller skips `trainer.train`. transformers' Trainer
+    checks max_steps only after an optimizer step, so resuming it from a mid-epoch checkpoint at max_steps would
+    train one step more than the run asked for. With load_best_model_at_end the best checkpoint's adapter is
+    loaded, as the finished run would have."""
+    if checkpoint is None or checkpoint_step(checkpoint) < max_steps:
+        return False
+    from transformers import TrainerState
+
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint if trainer.args.load_best_model_at_end else None
+    source = Path(best) if best and (Path(best) / "adapter_config.json").is_file() else checkpoint
+    model = trainer.model
+    model.load_adapter(str(source), model.active_adapter, is_trainable=False)
+    return True

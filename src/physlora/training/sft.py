@@ -24,7 +24,8 @@ from physlora.models.forward import answer_loss, next_token_targets, supports_lo
 from physlora.distributed import is_main_process
 from physlora.prompting import PromptStyle
 from physlora.training.callbacks import DiskGuard, JsonlLossLog, NanGuard, StopOnSignal
-from physlora.training.checkpoints import checkpoint_bytes, checkpoint_step, last_checkpoint, read_log, truncate_log
+from physlora.training.checkpoints import (checkpoint_bytes, checkpoint_step, finish_from_checkpoint, last_checkpoint,
+                                          read_log, truncate_log)
 from physlora.results.schema import TrainSummary
 from physlora.tracking import configure_tracking
 
@@ -239,8 +240,9 @@ def train_lora(
     trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed,
                             [*guards.callbacks, *selection.callbacks, *(extra_callbacks or [])], selection)
     started = time.perf_counter()
-    with guards.stop.installed():
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
+    if not finish_from_checkpoint(trainer, last, train.max_steps):
+        with guards.stop.installed():
+            trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.perf_counter() - started
     guards.raise_if_stopped(trainer.state.global_step, train.max_steps, out_dir)
     adapter_dir = out_dir / "adapter"
