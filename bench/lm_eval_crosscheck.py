@@ -1,7 +1,7 @@
 """Cross-check physlora's multiple-choice log-likelihood accuracy against lm-evaluation-harness.
 
     python bench/lm_eval_crosscheck.py                                   # tests/fixtures/mini_mc.jsonl
-    python bench/lm_eval_crosscheck.py --data src/physlora/bundled/mc/test.jsonl --limit 60
+    python bench/lm_eval_crosscheck.py --data src/physlora/data/bundled/mc/test.jsonl --limit 60
     python bench/lm_eval_crosscheck.py --benchmark mmlu:college_physics=DIR --benchmark gpqa:physics=FILE
 
 With --benchmark (an MC entry of physlora's benchmark registry on a local copy of the set), physlora scores the
