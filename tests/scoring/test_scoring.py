@@ -2,7 +2,8 @@ import pytest
 
 from physlora.data.records import Record
 from physlora.prompting import build_prompt
-from physlora.scoring.multiple_choice import choice_loglikelihoods, encode_pair, score_multiple_choice
+from physlora.scoring.multiple_choice import (choice_loglikelihoods, encode_pair, letter_logprobs, lettered_question,
+                                              score_multiple_choice)
 
 SYSTEM = "You are a physicist. Answer concisely and correctly."
 
@@ -62,3 +63,32 @@ def test_lettered_rotations_share_the_prompt_prefix_without_changing_the_scores(
     together = letter_logprobs(small.model, small.tokenizer, prompts, 4)
     alone = torch.cat([letter_logprobs(small.model, small.tokenizer, [p], 4) for p in prompts])
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-4)
+
+
+def test_circular_runs_a_rotation_only_for_questions_right_so_far_and_equals_every_rotation(small, monkeypatch):
+    """circular = right under every rotation of the options. Rotation k is scored only for the questions right
+    under rotations 0..k-1 (one wrong rotation settles it): the scores equal those computed from every rotation,
+    and each later round runs exactly the questions still right."""
+    import physlora.scoring.multiple_choice as mc
+    from physlora.data.sources import load_records
+
+    recs = load_records("physlora-physics-mc", "test").records[:16]
+    calls = []  # a spy on the real scorer: how many requests each call scored
+    real = mc.score_requests
+    monkeypatch.setattr(mc, "score_requests", lambda model, requests, **kw: calls.append(len(requests)) or
+                        real(model, requests, **kw))
+    rows = score_multiple_choice(small.model, small.tokenizer, recs, system_prompt=SYSTEM, metrics=["letter", "circular"])
+    scored = list(calls)  # the calls of score_multiple_choice (the reference below goes through the spy too)
+    still_right = [0] * 4  # questions right under rotations 0..k, by every rotation scored
+    for rec, row in zip(recs, rows):
+        n = len(rec.choices)
+        prompts = [build_prompt(small.tokenizer, lettered_question(rec.question, [rec.choices[(j + k) % n] for j in range(n)]),
+                                SYSTEM) for k in range(n)]
+        picks = letter_logprobs(small.model, small.tokenizer, prompts, n).argmax(-1).tolist()
+        right = [(pick + k) % n == rec.answer_index for k, pick in enumerate(picks)]
+        assert row["letter"] == float(right[0]) and row["circular"] == float(all(right))
+        for k in range(n):
+            still_right[k] += all(right[: k + 1])
+    assert still_right[0] > 0  # some question reaches the later rounds, or this test would test nothing
+    rounds = [r for r in still_right[:-1] if r]
+    assert scored == [len(recs)] + rounds  # round k runs the questions right under rotations 0..k-1, no more

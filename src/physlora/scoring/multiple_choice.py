@@ -7,8 +7,10 @@ under every rotation of the options and counts it right only if the model is rig
 (position bias shows up as a gap between `letter` and `circular`).
 
 Only what is asked is computed (`metrics`): acc/acc_norm need one continuation per option, letter one
-lettered prompt, circular one per rotation. All requests of all questions are scored together
-(scoring.batched): what they share (system prompt, a question's text, its template end) runs once.
+lettered prompt, circular one per rotation, and rotation k only for the questions still right under rotations
+0..k-1 (one wrong rotation settles circular; the score is the same as with every rotation, at a fraction of the
+cost for a model that is often wrong). All requests of all questions are scored together (scoring.batched):
+what they share (system prompt, a question's text, its template end) runs once.
 """
 
 from __future__ import annotations
@@ -92,20 +94,46 @@ def letter_logprobs(model, tokenizer, prompts: list[str], n_choices: int, **batc
     return torch.tensor([s.candidate_logprobs for s in scores])
 
 
-def _rotations(choices: list[str], how_many: int) -> list[list[str]]:
+def _rotated(choices: list[str], k: int) -> list[str]:
     n = len(choices)  # rotation k shows option (j + k) % n at position j
-    return [[choices[(j + k) % n] for j in range(n)] for k in range(how_many)]
+    return [choices[(j + k) % n] for j in range(n)]
+
+
+def _rotation_request(tokenizer, rec: Record, k: int, system_prompt: str | None,
+                      style: PromptStyle | None) -> ScoreRequest:
+    """The lettered prompt of `rec` under rotation k (k = 0: the options in their own order)."""
+    prompt = build_prompt(tokenizer, lettered_question(rec.question, _rotated(rec.choices, k)),
+                          system_prompt, style=style)
+    return letter_requests(tokenizer, [prompt], len(rec.choices))[0]
 
 
 def _question_requests(tokenizer, rec: Record, system_prompt: str | None, metrics: set[str],
                        style: PromptStyle | None = None):
-    """(option requests, rotation requests) of one question."""
+    """(option requests, [rotation 0's lettered request] where letter or circular is asked) of one question."""
     prompt = build_prompt(tokenizer, rec.question, system_prompt, style=style)
     options = option_requests(tokenizer, prompt, rec.choices) if metrics & {"acc", "acc_norm"} else []
-    n_rot = len(rec.choices) if "circular" in metrics else 1 if "letter" in metrics else 0
-    prompts = [build_prompt(tokenizer, lettered_question(rec.question, rot), system_prompt, style=style)
-               for rot in _rotations(rec.choices, n_rot)]
-    return options, letter_requests(tokenizer, prompts, len(rec.choices)) if prompts else []
+    lettered = [_rotation_request(tokenizer, rec, 0, system_prompt, style)] if metrics & {"letter", "circular"} else []
+    return options, lettered
+
+
+def _right_so_far(rec: Record, picks: list[int]) -> bool:
+    n = len(rec.choices)  # rotation k shows option (j + k) % n at position j
+    return all((pick + k) % n == rec.answer_index for k, pick in enumerate(picks))
+
+
+def _later_rotations(model, tokenizer, records: list[Record], picks: dict[int, list[int]], system_prompt: str | None,
+                     style: PromptStyle | None, tokens_per_batch: int) -> None:
+    """Circular's rotations 1.. appended to `picks` (question index -> letter picks, rotation 0 given): rotation k
+    is scored only for the questions right under every rotation before it, since one wrong rotation already
+    makes circular 0. The questions of one round are batched together."""
+    for k in range(1, max((len(records[q].choices) for q in picks), default=0)):
+        alive = [q for q, p in picks.items() if len(p) == k < len(records[q].choices) and _right_so_far(records[q], p)]
+        if not alive:
+            return
+        requests = [_rotation_request(tokenizer, records[q], k, system_prompt, style) for q in alive]
+        scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, tokens_per_batch=tokens_per_batch)
+        for q, score in zip(alive, scores):
+            picks[q].append(_argmax(score.candidate_logprobs))
 
 
 def _argmax(xs: Sequence[float]) -> int:
@@ -114,7 +142,6 @@ def _argmax(xs: Sequence[float]) -> int:
 
 def _row(rec: Record, metrics: set[str], ll: list[float], letter_picks: list[int]) -> dict:
     n, gold = len(rec.choices), rec.answer_index
-    right = [(pick + k) % n == gold for k, pick in enumerate(letter_picks)]  # rotation k shows (j + k) % n at j
     row: dict = {}
     if ll:
         pred = _argmax(ll)
@@ -127,9 +154,9 @@ def _row(rec: Record, metrics: set[str], ll: list[float], letter_picks: list[int
     else:
         row["prediction"] = rec.choices[letter_picks[0]]
     if "letter" in metrics:
-        row["letter"] = float(right[0])
-    if "circular" in metrics:
-        row["circular"] = float(all(right))
+        row["letter"] = float(_right_so_far(rec, letter_picks[:1]))
+    if "circular" in metrics:  # rotations stop at the first wrong one (_later_rotations)
+        row["circular"] = float(len(letter_picks) == n and _right_so_far(rec, letter_picks))
     return row
 
 
@@ -177,13 +204,16 @@ def score_multiple_choice(
     requests = [r for options, letters in per_question for r in options + letters]
     scores = score_requests(model, requests, pad_id=tokenizer.pad_token_id or 0, tokens_per_batch=tokens_per_batch,
                             progress=_per_question(progress, len(batched), len(requests)))
-    at = 0
+    at, logliks, picks = 0, {}, {}
     for k, (options, letters) in zip(batched, per_question):
-        ll = [s.logprob for s in scores[at : at + len(options)]]
+        logliks[k] = [s.logprob for s in scores[at : at + len(options)]]
         at += len(options)
-        picks = [_argmax(s.candidate_logprobs) for s in scores[at : at + len(letters)]]
+        picks[k] = [_argmax(s.candidate_logprobs) for s in scores[at : at + len(letters)]]
         at += len(letters)
-        rows[k] = _row(records[k], wanted, ll, picks)
+    if "circular" in wanted:
+        _later_rotations(model, tokenizer, records, picks, system_prompt, style, tokens_per_batch)
+    for k in batched:
+        rows[k] = _row(records[k], wanted, logliks[k], picks[k])
     return rows
 
 
