@@ -166,7 +166,17 @@ def mc_part(model, tokenizer, args) -> dict:
     table = {k: {"wall_s": w, "cpu_s": c, "items_per_s_wall": len(records) / w, "items_per_s_cpu": len(records) / c,
                  "vs_lm_eval_wall": med[best_lm][0] / w, "vs_lm_eval_cpu": med[best_lm][1] / c} for k, (w, c) in med.items()}
     return {"n": len(records), "table": table, "lm_eval_reference": best_lm, "agree_acc": agree[0],
-            "agree_acc_norm": agree[1], "max_abs_loglik_diff": max_diff}
+            "agree_acc_norm": agree[1], "max_abs_loglik_diff": max_diff, "same_as_before": _same_as_before(outputs)}
+
+
+def _same_as_before(outputs: dict) -> int | None:
+    """Items on which all four metrics of physlora's batched scoring equal those of its scoring before batching
+    (None where `before` was skipped): circular's rotations stop at the first wrong one, the scores may not move."""
+    before = outputs.get("physlora before: all four (one question per pass)")
+    if before is None:
+        return None
+    keys = ("acc", "acc_norm", "letter", "circular")
+    return sum(all(a[k] == b[k] for k in keys) for a, b in zip(before, outputs["physlora all four"], strict=True))
 
 
 def nll_part(model, tokenizer, args) -> dict:
@@ -234,6 +244,9 @@ def format_tables(res: dict) -> str:
                          f"{v['vs_lm_eval_wall']:16.2f}x{v['vs_lm_eval_cpu']:6.2f}x")
         lines.append(f"lm-eval vs physlora picks: acc {mc['agree_acc']}/{mc['n']}, acc_norm {mc['agree_acc_norm']}/{mc['n']}; "
                      f"max |loglik diff| {mc['max_abs_loglik_diff']:.1e}")
+        if mc["same_as_before"] is not None:
+            lines.append(f"physlora all four vs before batching: acc, acc_norm, letter, circular equal on "
+                         f"{mc['same_as_before']}/{mc['n']} items")
     if "nll" in res:
         nll = res["nll"]
         lines += [f"\nreference NLL, {nll['n']} items", f"{'variant':52}{'wall s':>8}{'CPU s':>8}{'items/s':>9}"
