@@ -105,6 +105,26 @@ def test_resume_after_an_interruption_keeps_the_best_checkpoint(selected, data, 
     assert diff < 1e-5, diff
 
 
+def test_resume_of_a_run_killed_after_its_last_checkpoint_saves_the_best_adapter(data, tmp_path):
+    """Killed after the step-6 checkpoint, before the adapter was written: --resume trains nothing more and saves
+    the best checkpoint's adapter, as the finished run did (training.checkpoints.finish_from_checkpoint)."""
+    import shutil
+
+    # a learning rate too small to change a pick: mc/acc stays flat, so the first evaluation (step 2) stays best
+    cfg = config("train.max_steps=6", "train.learning_rate=1e-9", "train.select_by=mc/acc")
+    _, ref, _ = train(tmp_path, data, cfg)
+    assert ref.best_step == 2
+    log = (tmp_path / "train_log.jsonl").read_text()
+    shutil.rmtree(tmp_path / "adapter")
+    _, resumed, _ = train(tmp_path, data, cfg, resume=True)
+    assert resumed.steps == 6 and resumed.best_step == ref.best_step
+    assert (tmp_path / "train_log.jsonl").read_text() == log
+    a = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    best, last = (load_file(tmp_path / "checkpoints" / f"checkpoint-{step}" / "adapter_model.safetensors") for step in (2, 6))
+    assert a.keys() == best.keys() and all(torch.equal(a[k], best[k]) for k in a)
+    assert not all(torch.equal(a[k], last[k]) for k in a)  # the last checkpoint's adapter is another one
+
+
 def test_early_stopping_stops_when_the_metric_stops_improving(data, tmp_path):
     # a learning rate too small to move anything: MC accuracy stays where it is, i.e. never improves on the
     # first evaluation (step 2), so patience 1 stops at the second (step 4) and keeps step 2
