@@ -50,6 +50,8 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SYSTEM = "You are a physicist. Answer concisely and correctly."
+BEFORE_ALL_FOUR = "physlora before: all four (one question per pass)"  # MC variant names the tables compare
+ALL_FOUR = "physlora all four"
 MODEL = "smollm2-135m-instruct"
 SPLITS = ("test", "validation", "train")
 
@@ -119,10 +121,10 @@ def mc_variants(model, tokenizer, records, lm_eval_batches: list[int], budget: i
                                              tokens_per_batch=budget)
 
     variants = {f"lm-eval acc/acc_norm (batch {b})": lm_eval_scorer(model, tokenizer, records, b) for b in lm_eval_batches}
-    variants["physlora before: all four (one question per pass)"] = lambda: old.score_multiple_choice(
+    variants[BEFORE_ALL_FOUR] = lambda: old.score_multiple_choice(
         model, tokenizer, records, system_prompt=SYSTEM)
     variants["physlora acc/acc_norm"] = ours(["acc", "acc_norm"])
-    variants["physlora all four"] = ours(list(MC_METRICS))
+    variants[ALL_FOUR] = ours(list(MC_METRICS))
     for m in MC_METRICS:
         variants[f"physlora {m} alone"] = ours([m])
     return {k: v for k, v in variants.items() if not any(word in k for word in skip)}
@@ -159,7 +161,7 @@ def mc_part(model, tokenizer, args) -> dict:
     lm_names = [k for k in med if k.startswith("lm-eval")]
     best_lm = min(lm_names, key=lambda k: med[k][1])
     lm_picks = _picks(records, outputs[best_lm])
-    ours = outputs["physlora all four"]
+    ours = outputs[ALL_FOUR]
     our_picks = _picks(records, [row["loglik"] for row in ours])
     agree = sum(a[0] == b[0] for a, b in zip(lm_picks, our_picks)), sum(a[1] == b[1] for a, b in zip(lm_picks, our_picks))
     max_diff = max(abs(x - y) for ll, row in zip(outputs[best_lm], ours) for x, y in zip(ll, row["loglik"]))
@@ -172,11 +174,12 @@ def mc_part(model, tokenizer, args) -> dict:
 def _same_as_before(outputs: dict) -> int | None:
     """Items on which all four metrics of physlora's batched scoring equal those of its scoring before batching
     (None where `before` was skipped): circular's rotations stop at the first wrong one, the scores may not move."""
-    before = outputs.get("physlora before: all four (one question per pass)")
+    from physlora.scoring.multiple_choice import MC_METRICS
+
+    before = outputs.get(BEFORE_ALL_FOUR)
     if before is None:
         return None
-    keys = ("acc", "acc_norm", "letter", "circular")
-    return sum(all(a[k] == b[k] for k in keys) for a, b in zip(before, outputs["physlora all four"], strict=True))
+    return sum(all(a[k] == b[k] for k in MC_METRICS) for a, b in zip(before, outputs[ALL_FOUR], strict=True))
 
 
 def nll_part(model, tokenizer, args) -> dict:

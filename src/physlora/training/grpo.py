@@ -32,7 +32,7 @@ from physlora.data.records import Record
 from physlora.errors import PhysloraError
 from physlora.prompting import PromptStyle, build_prompt, encode_prompt
 from physlora.tracking import configure_tracking
-from physlora.training.checkpoints import checkpoint_step, finish_from_checkpoint, last_checkpoint, read_log
+from physlora.training.checkpoints import checkpoint_step, last_checkpoint, read_log
 from physlora.training.rewards import RewardFunction, build_rewards, completion_text, reference_kind, rewards_for
 
 LOG_NAME = "grpo_log.jsonl"
@@ -346,9 +346,7 @@ def _train(model, tokenizer, data: GrpoData, out_dir: Path, rewards: tuple[list[
         samples_per_step=g.samples_per_step,
     )
     started = time.perf_counter()
-    if not finish_from_checkpoint(trainer, last, g.max_steps):
-        with guards.stop.installed():
-            trainer.train(resume_from_checkpoint=str(last) if last else None)
+    guards.train(trainer, last, g.max_steps)
     seconds = time.perf_counter() - started
     guards.raise_if_stopped(trainer.state.global_step, g.max_steps, out_dir)
     adapter_dir = save_policy(trainer, tokenizer, out_dir / "adapter")

@@ -240,9 +240,7 @@ def train_lora(
     trainer = build_trainer(peft_model, tokenizer, dataset, out_dir, train, seed,
                             [*guards.callbacks, *selection.callbacks, *(extra_callbacks or [])], selection)
     started = time.perf_counter()
-    if not finish_from_checkpoint(trainer, last, train.max_steps):
-        with guards.stop.installed():
-            trainer.train(resume_from_checkpoint=str(last) if last else None)
+    guards.train(trainer, last, train.max_steps)
     seconds = time.perf_counter() - started
     guards.raise_if_stopped(trainer.state.global_step, train.max_steps, out_dir)
     adapter_dir = out_dir / "adapter"
@@ -344,6 +342,13 @@ class Guards:
     @property
     def callbacks(self) -> list:
         return [self.log, self.nan, self.stop, self.disk]
+
+    def train(self, trainer, last: Path | None, max_steps: int) -> None:
+        """`trainer.train` with Ctrl-C/SIGTERM caught, resumed from checkpoint `last` where given; a run whose last
+        checkpoint is its final step is finished from that checkpoint instead (finish_from_checkpoint)."""
+        if not finish_from_checkpoint(trainer, last, max_steps):
+            with self.stop.installed():
+                trainer.train(resume_from_checkpoint=str(last) if last else None)
 
     def raise_if_stopped(self, step: int, max_steps: int, out_dir: Path) -> None:
         """A run stopped by a guard ends in one line that says why and how to go on."""
